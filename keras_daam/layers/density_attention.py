@@ -382,8 +382,9 @@ class DensityAdaptiveAttention(keras.layers.Layer):
         if self._param_axis is not None:
             pos = self._param_axis + (1 if self._param_axis > axis else 0)
             shape[pos] = param.shape[-1]
-            # [H, K, d] -> [H, d, K] so the trailing axis stays K.
-            param = ops.transpose(param, (0, 2, 1))
+            # [H, K, d] -> the order H and d have in the input, K last.
+            perm = (0, 2, 1) if pos > axis else (2, 0, 1)
+            param = ops.transpose(param, perm)
         return ops.reshape(param, shape)
 
     def _product_coefficients(self, dtype):
@@ -413,7 +414,9 @@ class DensityAdaptiveAttention(keras.layers.Layer):
     def _split_heads(self, x):
         axis = self._norm_axis
         shape = list(ops.shape(x))
-        new_shape = shape[:axis] + [self.num_heads, self._span] + shape[axis + 1 :]
+        new_shape = (
+            shape[:axis] + [self.num_heads, self._span] + shape[axis + 1 :]
+        )
         return ops.reshape(x, new_shape)
 
     def _standardize_mask(self, mask, input_shape):
@@ -437,7 +440,9 @@ class DensityAdaptiveAttention(keras.layers.Layer):
                 return mask
             if len(mask_shape) == 2 and all(
                 compatible(m, s)
-                for m, s in zip(mask_shape, (in_shape[0], in_shape[self._norm_axis]))
+                for m, s in zip(
+                    mask_shape, (in_shape[0], in_shape[self._norm_axis])
+                )
             ):
                 mask = ops.cast(mask, "bool")
                 shape = [1] * rank
@@ -489,30 +494,44 @@ class DensityAdaptiveAttention(keras.layers.Layer):
                 count, 1.0
             )
             centered = (xs - mean) * m
+            # Two-pass variance: E[(x - mu)^2] rather than E[x^2] - mu^2,
+            # which cancels catastrophically for large magnitudes.
+            sq_sum = ops.sum(ops.square(centered), axis=red, keepdims=True)
+            if self.formulation == "package":
+                denom = ops.maximum(count - 1.0, 1.0)  # unbiased, as torch
+            else:
+                denom = ops.maximum(count, 1.0)
+            var = sq_sum / denom + self.epsilon
         else:
             m = None
-            count = float(self._span)
             mean = ops.mean(xs, axis=red, keepdims=True)
+            # `ops.var` is two-pass on JAX and TensorFlow (`jnp.var`,
+            # `reduce_variance`) and Welford's one-pass update on PyTorch
+            # (`torch.var`): never E[x^2] - mu^2. It saves materialising
+            # the squared deviations (one kernel each in eager PyTorch).
+            var = ops.var(xs, axis=red, keepdims=True)
+            if self.formulation == "package" and self._span > 1:
+                var = var * (self._span / (self._span - 1.0))  # unbiased
+            var = var + self.epsilon
             centered = xs - mean
-        # Two-pass variance: E[(x - mu)^2] rather than E[x^2] - mu^2, which
-        # cancels catastrophically for large magnitudes.
-        sq_sum = ops.sum(ops.square(centered), axis=red, keepdims=True)
-        if self.formulation == "package":
-            denom = ops.maximum(count - 1.0, 1.0)  # unbiased, as torch.var
-        else:
-            denom = ops.maximum(count, 1.0) if m is not None else count
-        var = sq_sum / denom + self.epsilon
         inv_var = 1.0 / var
 
         logits = self._log_density(centered, var, inv_var)
         if self.normalize:
-            weights = self._masked_softmax(logits, m, red)
+            if m is None:
+                # One fused, max-subtracted kernel where the backend has one
+                # (eager PyTorch); XLA fuses the same steps on its own.
+                weights = ops.softmax(logits, axis=red)
+            else:
+                weights = self._masked_softmax(logits, m, red)
         else:
             weights = ops.exp(logits)
             if m is not None:
                 weights = weights * m
         outputs = xs * weights
-        outputs = ops.cast(ops.reshape(outputs, input_shape), self.compute_dtype)
+        outputs = ops.cast(
+            ops.reshape(outputs, input_shape), self.compute_dtype
+        )
         if return_attention_scores:
             scores = ops.cast(
                 ops.reshape(weights, input_shape), self.compute_dtype
@@ -527,11 +546,15 @@ class DensityAdaptiveAttention(keras.layers.Layer):
             return self._mixture_log_density(centered, var, dtype)
         a_sum, center, rest = self._product_coefficients(dtype)
         # -(A (y - M)^2 + R) / var, y = x - mu: one quadratic whatever K.
-        quad = a_sum * ops.square(centered - center)
+        # The per-head factors are combined on the small statistics tensors
+        # first, so the full-size tensor sees one subtract, one square and
+        # one multiply. `y - M` is formed from the centred `y` (not as
+        # `x - (mu + M)`) to keep its precision for large magnitudes.
+        logits = ops.square(centered - center) * (-(a_sum * inv_var))
         if rest is not None and not self.normalize:
             # R / var is constant along the axis: it cancels in a softmax.
-            quad = quad + rest
-        return -quad * inv_var
+            logits = logits - rest * inv_var
+        return logits
 
     def _mixture_log_density(self, centered, var, dtype):
         offset = ops.cast(self._param_layout(self.mean_offset), dtype)
@@ -580,7 +603,9 @@ class DensityAdaptiveAttention(keras.layers.Layer):
     ):
         out = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
         if return_attention_scores:
-            return out, keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+            return out, keras.KerasTensor(
+                inputs.shape, dtype=self.compute_dtype
+            )
         return out
 
     def get_config(self):
