@@ -42,6 +42,7 @@ DEMO_SIZES = {"num_train": 8000, "num_val": 1000, "num_test": 4000}
 QUICK_SIZES = {"num_train": 600, "num_val": 200, "num_test": 400}
 DEMO_SEQUENCE_LENGTH = 64
 WORDNET_PATH = "/usr/share/wordnet/data.noun"
+_DEMO_PREP = argparse.Namespace(sequence_length=DEMO_SEQUENCE_LENGTH)
 
 # name -> (table label, `keras_daam.heads.build_head` keyword arguments).
 # `daam` is the headline DAAM head; `daam_paper` the paper-faithful layout
@@ -83,6 +84,16 @@ HEAD_SPECS = {
             "decoder": "flatten",
             "num_heads": 1,
             "formulation": "mixture",
+        },
+    ),
+    "daam_features": (
+        "DAAM along the feature axis (8 heads) + flatten",
+        {
+            "attention": "daam",
+            "decoder": "flatten",
+            "num_heads": 8,
+            "axis": 2,
+            "feature_axis": 1,
         },
     ),
     "gqdaam": (
@@ -319,37 +330,27 @@ def _check_wordnet():
         )
 
 
-def _make_extractor(preset, pooling="mean", sequence_length=None):
+def _make_extractor(preset, pooling="mean"):
     try:
         from keras_daam.backbones import LayerwiseFeatureExtractor
     except ImportError as e:
         raise CLIError(f"keras_daam.backbones is unavailable: {e}") from e
-    if (
-        isinstance(preset, str)
-        and os.sep in preset
-        and not os.path.isdir(preset)
-    ):
+    if os.sep in str(preset) and not os.path.isdir(preset):
         raise CLIError(f"Preset folder not found: {preset}")
-    kwargs = {"pooling": pooling}
-    if sequence_length is not None:
-        kwargs["sequence_length"] = sequence_length
     try:
-        return LayerwiseFeatureExtractor(preset, **kwargs)
-    except TypeError:
-        kwargs.pop("sequence_length", None)
-        return LayerwiseFeatureExtractor(preset, **kwargs)
+        return LayerwiseFeatureExtractor(preset, pooling=pooling)
     except (ValueError, FileNotFoundError, OSError) as e:
         raise CLIError(f"Cannot load preset {preset!r}: {e}") from e
 
 
-def prepare_inputs(extractor, preset, raw, args=None):
-    """Turn raw texts / uint8 images / waveforms into backbone inputs.
+def make_preprocessor(extractor, preset, args=None):
+    """A callable turning a batch of raw examples into backbone inputs.
 
     Text goes through the preset's `TextClassifierPreprocessor`
-    (`--sequence-length`, default 128), images through the preset's
-    `ImageConverter` when it has one (else scaled to [0, 1]), audio through
-    `WhisperAudioConverter` with every clip padded or cut to
-    `--audio-seconds` (one fixed input length for training and inference).
+    (`--sequence-length`, default 128); images through the preset's
+    `ImageConverter` when it has one (else scaled to [0, 1]), resized to
+    `--image-size`; audio (waveforms already padded or cut to one fixed
+    length, see `fix_audio_length`) through `WhisperAudioConverter`.
     """
     import keras_hub
 
@@ -365,66 +366,71 @@ def prepare_inputs(extractor, preset, raw, args=None):
                 f"Cannot load a text preprocessor (tokenizer) from "
                 f"{preset!r}: {e}"
             ) from e
-        parts = []
-        for start in range(0, len(raw), 1024):
-            out = pre(list(raw[start : start + 1024]))
-            out = out[0] if isinstance(out, tuple) else out
-            parts.append({k: np.asarray(v) for k, v in out.items()})
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return lambda batch: pre(list(batch))
     if modality == "image":
-        images = np.asarray(raw, "float32")
-        if images.ndim == 3:
-            images = np.repeat(images[..., None], 3, axis=-1)
         try:
             converter = keras_hub.layers.ImageConverter.from_preset(preset)
-        except Exception:  # noqa: BLE001 - no converter in the preset
+        except Exception:  # noqa: BLE001 - the preset has no converter
             converter = None
-        if converter is None:
-            return images / 255.0
         size = getattr(args, "image_size", None)
-        if size:
+        if converter is not None and size:
             converter.image_size = (size, size)
-        out = [
-            np.asarray(converter(images[i : i + 256]))
-            for i in range(0, len(images), 256)
-        ]
-        return np.concatenate(out)
+
+        def images(batch):
+            x = np.asarray(batch, "float32")
+            if x.ndim == 3:
+                x = np.repeat(x[..., None], 3, axis=-1)
+            if converter is None:
+                return x / 255.0
+            return converter(x)
+
+        return images
     if modality == "audio":
-        seconds = getattr(args, "audio_seconds", None) or 2.0
+        seconds = getattr(args, "audio_seconds", None) or 1.0
         converter = keras_hub.layers.WhisperAudioConverter(
             max_audio_length=seconds
         )
-        n = int(round(seconds * 16000))
-        waves = np.stack(
-            [np.pad(w[:n], (0, max(0, n - len(w[:n])))) for w in raw]
-        ).astype("float32")
-        out = [
-            np.asarray(converter(waves[i : i + 64]))
-            for i in range(0, len(waves), 64)
-        ]
-        return {"encoder_features": np.concatenate(out)}
+        return lambda batch: {
+            "encoder_features": converter(np.asarray(batch, "float32"))
+        }
     raise CLIError(f"Unsupported modality {modality!r} of {preset!r}.")
 
 
-def _extract(extractor, inputs, labels, cache_dir, batch_size):
-    """Extract pooled features of `inputs` into `cache_dir` (reused)."""
-    from keras_daam.features import FeatureCache
+def fix_audio_length(waves, seconds, sample_rate=16000):
+    """Pad or cut every waveform to `seconds` (one fixed input length)."""
+    n = int(round(seconds * sample_rate))
+    out = np.zeros((len(waves), n), "float32")
+    for i, w in enumerate(waves):
+        w = np.asarray(w, "float32")[:n]
+        out[i, : len(w)] = w
+    return out
+
+
+def _cache_complete(cache_dir):
+    meta = os.path.join(cache_dir, "metadata.json")
+    if not os.path.isfile(meta):
+        return False
+    with open(meta) as f:
+        return bool(json.load(f).get("complete"))
+
+
+def _extract(extractor, preprocessor, data, labels, cache_dir, batch_size):
+    """Extract pooled features into `cache_dir`; a finished cache of the
+    same data and settings is reused, an interrupted one resumed."""
     from keras_daam.features import extract_to_cache
 
-    if os.path.isfile(os.path.join(cache_dir, "metadata.json")):
-        cache = FeatureCache(cache_dir)
-        if len(cache.labels) == len(labels):
-            _log(f"keras-daam: reusing cached features in {cache_dir}")
-            return cache
-    os.makedirs(cache_dir, exist_ok=True)
-    extract_to_cache(
-        extractor,
-        (inputs, np.asarray(labels)),
-        cache_dir,
-        batch_size=batch_size,
-        pooled=True,
-    )
-    return FeatureCache(cache_dir)
+    try:
+        return extract_to_cache(
+            extractor,
+            data,
+            cache_dir,
+            batch_size=batch_size,
+            pooled=True,
+            labels=np.asarray(labels),
+            preprocessor=preprocessor,
+        )
+    except ValueError as e:
+        raise CLIError(str(e)) from e
 
 
 def _build_head(name, num_layers, feature_dim, num_classes, seed):
@@ -596,8 +602,11 @@ def explain_head(model, features, output_dir, class_names=None, k=2):
     contribution = np.asarray(explain.layer_contribution(if_map))
     heat = os.path.join(output_dir, "importance_factor.png")
     bars = os.path.join(output_dir, "layer_contribution.png")
-    explain.plot_importance_heatmap(if_map, path=heat)
-    explain.plot_layer_contribution(contribution, path=bars)
+    labels = [f"L{i + 1}" for i in range(if_map.shape[0])]
+    explain.plot_importance_heatmap(if_map, layer_labels=labels, path=heat)
+    explain.plot_layer_contribution(
+        contribution, layer_labels=labels, path=bars
+    )
     np.save(os.path.join(output_dir, "importance_factor.npy"), if_map)
     k = max(1, min(k, if_map.shape[0] // 2))
     return {
@@ -646,6 +655,7 @@ def cmd_demo(args):
     _check_wordnet()
     preset = _minilm_preset()
     from keras_daam.datasets import load_wordnet_supersense
+    from keras_daam.features import FeatureCache
 
     sizes = dict(QUICK_SIZES if args.quick else DEMO_SIZES)
     for key in sizes:
@@ -667,19 +677,23 @@ def cmd_demo(args):
         f"{sizes['num_val']}_{sizes['num_test']}"
     )
     cache_root = args.cache_dir or os.path.join(args.output, "cache")
-    extractor = None
+    extractor = preprocessor = None
     caches = {}
     t0 = time.perf_counter()
     for split, (x, y) in zip(("train", "val", "test"), (train, val, test)):
         cache_dir = os.path.join(cache_root, key, split)
-        meta = os.path.join(cache_dir, "metadata.json")
-        if extractor is None and not os.path.isfile(meta):
+        if _cache_complete(cache_dir):
+            _log(f"keras-daam: reusing cached {split} features in {cache_dir}")
+            caches[split] = FeatureCache(cache_dir)
+            continue
+        if extractor is None:
             _log(f"keras-daam: loading MiniLM from {preset}")
-            extractor = _make_extractor(
-                preset, sequence_length=DEMO_SEQUENCE_LENGTH
-            )
-        _log(f"keras-daam: features for {split} ({len(y)} texts)")
-        caches[split] = _extract(extractor, x, y, cache_dir, args.batch_size)
+            extractor = _make_extractor(preset)
+            preprocessor = make_preprocessor(extractor, preset, _DEMO_PREP)
+        _log(f"keras-daam: features of {len(y)} {split} texts")
+        caches[split] = _extract(
+            extractor, preprocessor, list(x), y, cache_dir, args.batch_size
+        )
     extract_time = time.perf_counter() - t0
     arrays = {s: _split_arrays(c) for s, c in caches.items()}
     _log(
@@ -744,13 +758,14 @@ def cmd_extract(args):
     inputs, y, class_names, skipped = read_dataset(
         args.data, args.modality, args.image_size, args.sample_rate
     )
-    extractor = _make_extractor(
-        args.preset,
-        pooling=None if args.no_pooling else "mean",
-        sequence_length=args.sequence_length,
-    )
+    extractor = _make_extractor(args.preset)
     _log(f"keras-daam: extracting {len(y)} examples from {args.preset}")
-    cache = _extract(extractor, inputs, y, args.output, args.batch_size)
+    if extractor.modality == "audio":
+        inputs = fix_audio_length(inputs, args.audio_seconds)
+    preprocessor = make_preprocessor(extractor, args.preset, args)
+    cache = _extract(
+        extractor, preprocessor, inputs, y, args.output, args.batch_size
+    )
     info = {
         "class_names": class_names,
         "skipped": [list(s) for s in skipped],
@@ -887,7 +902,10 @@ def cmd_explain(args):
         ) from e
     if args.max_examples:
         x = x[: args.max_examples]
-    info = explain_head(model, x, args.output, k=args.k)
+    try:
+        info = explain_head(model, x, args.output, k=args.k)
+    except ValueError as e:
+        raise CLIError(f"Cannot explain {args.model}: {e}") from e
     with open(os.path.join(args.output, "explanation.json"), "w") as f:
         json.dump(info, f, indent=2)
     print(
@@ -941,7 +959,7 @@ def build_parser():
     ext.add_argument("--sequence-length", type=int, default=None)
     ext.add_argument("--image-size", type=int, default=224)
     ext.add_argument("--sample-rate", type=int, default=16000)
-    ext.add_argument("--no-pooling", action="store_true")
+    ext.add_argument("--audio-seconds", type=float, default=1.0)
     ext.set_defaults(func=cmd_extract)
 
     tr = sub.add_parser("train", help="train and compare heads on a cache")

@@ -36,8 +36,8 @@ def test_extract_train_explain(tiny_bert_preset, tiny_csv, tmp_path, capsys):
     labels = json.load(open(os.path.join(cache, "labels.json")))
     assert labels["class_names"] == ["class_0", "class_1", "class_2"]
     # A second run reuses the cache.
-    err = _extract(tiny_bert_preset, tiny_csv, cache, capsys).err
-    assert "reusing cached features" in err
+    out = _extract(tiny_bert_preset, tiny_csv, cache, capsys).out
+    assert "Reusing the finished cache" in out
 
     run = str(tmp_path / "run")
     rc = cli.main(
