@@ -40,7 +40,7 @@ class _MapSource:
         self.layer = layer
         self.kind = self._classify(layer)
         self._fn = None
-        self._fn_takes_mask = False
+        self._fn_has_mask = None
 
     @staticmethod
     def _classify(layer):
@@ -123,6 +123,7 @@ class _MapSource:
                 inputs.append(model_mask)
             feature_shape = self.attention_input.shape
         mask_in = model_mask
+        self._model_takes_mask = model_mask is not None
         if mask is not None and mask_in is None:
             mask_in = keras.Input(mask.shape[1:], dtype="bool")
             inputs.append(mask_in)
@@ -140,19 +141,32 @@ class _MapSource:
         # One new node (the probe) rather than a second call of the
         # attention layer in a new graph, which Keras cannot wire when the
         # call returns a different structure (scores) than in the model.
-        self._fn = keras.Model(inputs, probe(inputs))
+        outputs = probe(inputs)
+        self._fn = keras.Model(
+            inputs if len(inputs) > 1 else inputs[0], outputs
+        )
 
     def __call__(self, x, mask):
         x = np.asarray(x, dtype=np.float32)
         if mask is not None:
             mask = np.asarray(mask).astype(bool)
-        if self._fn is None:
+        if self._fn is None or (
+            self._fn_has_mask is not (mask is not None)
+            and self._mask_name is None
+        ):
+            # (Re)build when a mask first appears: the map must use it.
             self._build(x, mask)
+            self._fn_has_mask = mask is not None
         if self._mask_name is not None and mask is None:
+            if self._model_takes_mask:
+                raise ValueError(
+                    "The model takes a 'padding_mask' input: pass "
+                    "`padding_mask=` or batches of "
+                    "{'features': ..., 'padding_mask': ...}."
+                )
             raise ValueError(
-                "The model takes a 'padding_mask' input: pass "
-                "`padding_mask=` or batches of "
-                "{'features': ..., 'padding_mask': ...}."
+                "Some batches have a padding mask and some do not: give "
+                "every batch one (all True where nothing is padded)."
             )
         feeds = []
         for name in self._input_names:

@@ -123,7 +123,9 @@ def plot_importance_heatmap(
     image = ax.imshow(
         np.ma.masked_invalid(data),
         aspect="auto",
-        interpolation="nearest",
+        # Nearest-neighbour when zoomed in, smoothed when thousands of
+        # features share fewer pixels (no feature silently dropped).
+        interpolation="antialiased",
         cmap=cmap,
         vmin=0.0 if in_unit else None,
         vmax=1.0 if in_unit else None,

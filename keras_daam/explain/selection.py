@@ -141,7 +141,7 @@ def retrain_on_layers(
     keras.utils.set_random_seed(seed)
     model = head_builder(
         num_layers=len(layers),
-        feature_dim=x.shape[2],
+        feature_dim=int(x.shape[2]),
         num_classes=num_classes,
         attention=attention,
         decoder=decoder,

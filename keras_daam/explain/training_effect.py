@@ -65,7 +65,8 @@ class TrainingEffect:
             f"seeds: {len(s)}, layers: {self.trained_contribution.shape[1]}",
             "Spearman(trained, initial) per seed: "
             + ", ".join(f"{v:.3f}" for v in s),
-            f"Spearman between trained seeds (mean): {self.seed_spearman:.3f}",
+            "Spearman between trained seeds (mean): "
+            + ("n/a (one seed)" if len(s) < 2 else f"{self.seed_spearman:.3f}"),
             "trained contribution % (mean +- std over seeds): "
             + ", ".join(
                 f"{m:.2f}+-{d:.2f}"

@@ -292,3 +292,19 @@ def test_errors():
         explain.collect_density_maps(
             layer, [{"features": _data(), "padding_mask": np.ones((B, 5))}]
         )
+
+
+def test_mask_appearing_in_later_batches():
+    layer = _layer()
+    x = _data()
+    mask = np.ones((B, L), dtype=bool)
+    mask[5:, 2] = False
+    batches = [x[:5], {"features": x[5:], "padding_mask": mask[5:]}]
+    out = explain.collect_density_maps(layer, batches)
+    maps_a = _reference(layer, x[:5])
+    maps_b = _reference(layer, x[5:], mask[5:])
+    expected = np.concatenate([maps_a, maps_b]).mean(0)
+    expected[2] = maps_a[:, 2].mean(0)  # padded in every later sample
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="Some batches"):
+        explain.collect_density_maps(layer, batches[::-1])
