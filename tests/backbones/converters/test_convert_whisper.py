@@ -65,14 +65,15 @@ def test_preset_loads_and_runs(preset):
     backbone = keras_hub.models.WhisperBackbone.from_preset(preset)
     assert len(backbone.weights) == 167
     feats = np.random.default_rng(0).normal(size=(1, 200, 80))
-    out = backbone(
+    out = backbone.predict(
         {
             "encoder_features": feats.astype("float32"),
             "decoder_token_ids": np.array([[50257, 50362]]),
             "decoder_padding_mask": np.ones((1, 2), "int32"),
-        }
+        },
+        verbose=0,
     )
-    enc = keras.ops.convert_to_numpy(out["encoder_sequence_output"])
+    enc = out["encoder_sequence_output"]
     assert enc.shape == (1, 100, 384)
     assert np.all(np.isfinite(enc))
     conv = keras_hub.layers.WhisperAudioConverter.from_preset(preset)
