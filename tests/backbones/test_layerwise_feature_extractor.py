@@ -171,6 +171,7 @@ def test_backbone_unchanged_after_training_a_head(bert):
     model.compile(
         optimizer=keras.optimizers.Adam(0.1),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        run_eagerly=True,  # tracing BERT costs more than 2 tiny epochs
     )
     before = [w.copy() for w in bert.get_weights()]
     head_before = model.layers[-1].get_weights()[0].copy()
