@@ -258,23 +258,36 @@ def _strip(results):
 def task_text(args):
     from keras_daam.datasets import load_wordnet_supersense
 
-    (train, val, test), names = load_wordnet_supersense(
-        args.num_train, args.num_val, args.num_test, seed=args.split_seed
-    )
-    texts = list(train[0]) + list(val[0]) + list(test[0])
-    y = np.concatenate([train[1], val[1], test[1]])
-    key = (
-        f"text_s{args.split_seed}_{args.num_train}_{args.num_val}_"
-        f"{args.num_test}_T{args.sequence_length}.npz"
-    )
+    sizes = {
+        "num_train": args.num_train,
+        "num_val": args.num_val,
+        "num_test": args.num_test,
+    }
     t0 = time.perf_counter()
-    pooled, tokens, masks = extract_text(
-        texts, os.path.join(args.cache, key), args.sequence_length
-    )
+    if args.skip_tokens:
+        # The demo's pooled feature cache (shared with `keras-daam demo`).
+        arrays, names, _ = cli.wordnet_features(
+            sizes, args.split_seed, args.cache
+        )
+        parts = [arrays[s] for s in ("train", "val", "test")]
+        y = np.concatenate([p[1] for p in parts])
+    else:
+        (train, val, test), names = load_wordnet_supersense(
+            seed=args.split_seed, **sizes
+        )
+        texts = list(train[0]) + list(val[0]) + list(test[0])
+        y = np.concatenate([train[1], val[1], test[1]])
+        key = (
+            f"text_s{args.split_seed}_{args.num_train}_{args.num_val}_"
+            f"{args.num_test}_T{args.sequence_length}.npz"
+        )
+        pooled, tokens, masks = extract_text(
+            texts, os.path.join(args.cache, key), args.sequence_length
+        )
+        a, b = args.num_train, args.num_train + args.num_val
+        splits = [np.arange(0, a), np.arange(a, b), np.arange(b, len(y))]
+        parts = [(pooled[i], y[i]) for i in splits]
     extract_s = time.perf_counter() - t0
-    a, b = args.num_train, args.num_train + args.num_val
-    splits = [np.arange(0, a), np.arange(a, b), np.arange(b, len(y))]
-    parts = [(pooled[i], y[i]) for i in splits]
     heads = args.heads.split(",") if args.heads else LAYER_HEADS
     results = run_heads(
         heads, *parts, len(names), args.seeds, args.epochs, args.patience
