@@ -230,8 +230,9 @@ class GroupedQueryDensityAttention(keras.layers.Layer):
         self.supports_masking = True
 
     def _clone_initializer(self, initializer):
-        # A shared instance with a fixed seed would give every sublayer the
-        # same values; clone it from its config instead.
+        # An unseeded initializer fixes its seed when created, so sharing
+        # one instance would give sublayers identical values; a clone from
+        # the config (seed None) draws a fresh seed.
         return initializer.__class__.from_config(initializer.get_config())
 
     def build(self, input_shape):
