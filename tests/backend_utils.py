@@ -39,7 +39,11 @@ def input_and_weight_grads(layer, x, cotangent, **call_kwargs):
             out = layer(x, **call_kwargs)
             loss = tf.reduce_sum(out * cotangent)
         grads = tape.gradient(loss, [x] + [w.value for w in weights])
-        return to_numpy(out), to_numpy(grads[0]), [to_numpy(g) for g in grads[1:]]
+        return (
+            to_numpy(out),
+            to_numpy(grads[0]),
+            [to_numpy(g) for g in grads[1:]],
+        )
     if name == "torch":
         import torch
 

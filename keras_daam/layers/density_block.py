@@ -158,7 +158,11 @@ class DensityBlock(keras.layers.Layer):
         return input_shape
 
     def compute_output_spec(
-        self, inputs, padding_mask=None, return_attention_scores=False, mask=None
+        self,
+        inputs,
+        padding_mask=None,
+        return_attention_scores=False,
+        mask=None,
     ):
         out = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
         if return_attention_scores:

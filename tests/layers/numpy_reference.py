@@ -52,8 +52,9 @@ def package_daam(x, offsets, scales, num_heads, axis=1, eps=1e-8):
     return np.concatenate(outs, axis), np.concatenate(weights, axis)
 
 
-def mixture_daam(x, offsets, raw_scales, logits, num_heads, axis=1,
-                 eps=1e-5, normalize=True):
+def mixture_daam(
+    x, offsets, raw_scales, logits, num_heads, axis=1, eps=1e-5, normalize=True
+):
     """SPEC 2.3 for scalar parameters [H, K]: sum_k pi_k N(z; m_k, s_k)."""
     x = np.asarray(x, np.float64)
     outs, weights = [], []

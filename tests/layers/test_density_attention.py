@@ -167,7 +167,9 @@ class DensityAdaptiveAttentionTest(testing.TestCase):
         offsets = np.stack(
             [h.mean_offsets.detach().numpy() for h in theirs.attention_heads]
         )
-        scales = np.stack([h.c.detach().numpy() for h in theirs.attention_heads])
+        scales = np.stack(
+            [h.c.detach().numpy() for h in theirs.attention_heads]
+        )
         layer.mean_offset.assign(offsets)
         layer.scale.assign(scales)
 
@@ -280,9 +282,7 @@ class DensityAdaptiveAttentionTest(testing.TestCase):
         y = to_numpy(model(tokens))
         self.assertAllClose(y[0, 3:], np.zeros((3, 4)))
         emb = to_numpy(model.layers[1](tokens))
-        explicit = to_numpy(
-            daam(emb, padding_mask=tokens != 0)
-        )
+        explicit = to_numpy(daam(emb, padding_mask=tokens != 0))
         self.assertAllClose(y, explicit, atol=1e-6)
 
     def test_mask_shapes(self):
@@ -323,7 +323,9 @@ class DensityAdaptiveAttentionTest(testing.TestCase):
             # gate in [0, 1] for positive scales
             self.assertTrue(np.all((g >= 0) & (g <= 1 + 1e-6)))
             # invariant to adding a constant along the axis (shifts mu too)
-            _, g2 = gate_layer(x + np.float32(shift), return_attention_scores=True)
+            _, g2 = gate_layer(
+                x + np.float32(shift), return_attention_scores=True
+            )
             self.assertAllClose(to_numpy(g2), g, atol=2e-3, rtol=2e-3)
             for formulation in ("package", "mixture"):
                 norm_layer = DensityAdaptiveAttention(
@@ -489,11 +491,15 @@ class DensityAdaptiveAttentionTest(testing.TestCase):
         layers = [
             DensityAdaptiveAttention(num_heads=8, name="paper"),
             DensityAdaptiveAttention(
-                num_heads=4, num_densities=5, formulation="package",
+                num_heads=4,
+                num_densities=5,
+                formulation="package",
                 name="package",
             ),
             DensityAdaptiveAttention(
-                num_heads=2, num_densities=3, formulation="mixture",
+                num_heads=2,
+                num_densities=3,
+                formulation="mixture",
                 name="mixture",
             ),
         ]
