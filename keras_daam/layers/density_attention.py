@@ -504,7 +504,9 @@ class DensityAdaptiveAttention(keras.layers.Layer):
             var = sq_sum / denom + self.epsilon
         else:
             m = None
-            mean = ops.mean(xs, axis=red, keepdims=True)
+            # sum / count, not ops.mean: Keras's torch `mean` computes in
+            # float32 even for float64 inputs (keras 3.15).
+            mean = ops.sum(xs, axis=red, keepdims=True) / float(self._span)
             centered = xs - mean
             # Two-pass variance, as above. Not `ops.var`: `torch.var` over
             # a non-trailing axis is ~50x slower than this on CPU.
