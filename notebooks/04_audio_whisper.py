@@ -98,8 +98,8 @@ splits, digit_words = load_spoken_digits(
     splits
 )
 print("train", w_train.shape, "from", len(set(v_train)), "voices")
-print("val  ", w_val.shape, "from", sorted(set(v_val)))
-print("test ", w_test.shape, "from", sorted(set(v_test)))
+print("val  ", w_val.shape, "from", sorted(map(str, set(v_val))))
+print("test ", w_test.shape, "from", sorted(map(str, set(v_test))))
 assert not set(v_test) & set(v_train), "test voices are unseen in training"
 
 # %% [markdown]
@@ -157,8 +157,9 @@ print({split: f.shape for split, f in features.items()})
 # %% [markdown]
 # ## Normalise the features
 #
-# Whisper's layer outputs are not normalised, and the last layer has a few
-# outlier channels (values above 100). The DAAM gate standardises along the
+# Whisper's layer outputs are not normalised: scales differ between layers
+# and channels, and the last layer has a few outlier channels (frame values
+# above 100 before pooling). The DAAM gate standardises along the
 # layer axis by itself, but the classifier after it sees raw magnitudes. We
 # standardise every (layer, channel) with the *training* mean and standard
 # deviation, and apply the same numbers to validation and test.

@@ -211,7 +211,8 @@ local_model = DensityAdaptiveClassifier.from_preset(
 )
 accuracy = train_and_score(local_model)
 print("local preset test accuracy:", round(accuracy, 3))
-print(local_model.predict(["sparrow: a small brown bird"]).argmax(-1))
+guess = local_model.predict(["sparrow: a small brown bird"]).argmax(-1)[0]
+print("'sparrow: a small brown bird' ->", class_names[guess])
 assert 0.0 <= accuracy <= 1.0
 
 # %% [markdown]
