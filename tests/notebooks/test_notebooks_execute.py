@@ -43,6 +43,9 @@ def _kernel_env():
     env = dict(os.environ)
     env["KERAS_BACKEND"] = keras.backend.backend()
     env["KERAS_DAAM_QUICK"] = "1"
+    # Tests never rely on a hub download: 06_kerashub_presets then skips its
+    # online cells. A CI job with network may set KERAS_DAAM_OFFLINE=0.
+    env.setdefault("KERAS_DAAM_OFFLINE", "1")
     # Let the kernel pick its inline matplotlib backend, as in Jupyter.
     env.pop("MPLBACKEND", None)
     # Run the notebook's `import keras_daam` against this checkout.
