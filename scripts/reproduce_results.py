@@ -79,13 +79,14 @@ def extract_text(texts, cache_file, sequence_length=64, batch_size=64):
     preset = minilm_preset_dir()
     extractor = LayerwiseFeatureExtractor(preset, pooling=None)
     args = argparse.Namespace(sequence_length=sequence_length)
-    inputs = cli.prepare_inputs(extractor, preset, texts, args)
+    preprocess = cli.make_preprocessor(extractor, preset, args)
     model = extractor.as_model()
     pooled, tokens, masks = [], [], []
     t0 = time.perf_counter()
     n = len(texts)
     for start in range(0, n, batch_size):
-        batch = {k: v[start : start + batch_size] for k, v in inputs.items()}
+        batch = preprocess(texts[start : start + batch_size])
+        batch = {k: np.asarray(v) for k, v in batch.items()}
         out = model.predict_on_batch(batch)
         h = np.asarray(out["hidden_states"], "float32")  # [B, L, T, d]
         m = np.asarray(out["padding_mask"], "bool")
@@ -448,7 +449,14 @@ def _pooled_task(args, task, extractor, preset, raw_splits, names, raw_args):
         if os.path.isfile(cache):
             feats = np.load(cache)
         else:
-            inputs = cli.prepare_inputs(extractor, preset, x, raw_args)
+            if extractor.modality == "audio":
+                x = cli.fix_audio_length(x, raw_args.audio_seconds)
+            pre = cli.make_preprocessor(extractor, preset, raw_args)
+            inputs = pre(x)
+            if isinstance(inputs, dict):
+                inputs = {k: np.asarray(v) for k, v in inputs.items()}
+            else:
+                inputs = np.asarray(inputs)
             feats = extractor.predict_features(inputs, batch_size=32)
             feats = np.asarray(feats, "float32")
             os.makedirs(args.cache, exist_ok=True)
