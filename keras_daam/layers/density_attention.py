@@ -490,32 +490,30 @@ class DensityAdaptiveAttention(keras.layers.Layer):
             xs = ops.where(m, xs, ops.zeros_like(xs))
             m = ops.cast(m, dtype)
             count = ops.sum(m, axis=red, keepdims=True)
-            mean = ops.sum(xs, axis=red, keepdims=True) / ops.maximum(
-                count, 1.0
-            )
-            centered = (xs - mean) * m
-            # Two-pass variance: E[(x - mu)^2] rather than E[x^2] - mu^2,
-            # which cancels catastrophically for large magnitudes.
-            sq_sum = ops.sum(ops.square(centered), axis=red, keepdims=True)
-            if self.formulation == "package":
-                denom = ops.maximum(count - 1.0, 1.0)  # unbiased, as torch
-            else:
-                denom = ops.maximum(count, 1.0)
-            var = sq_sum / denom + self.epsilon
+            safe_count = ops.maximum(count, 1.0)
+            centered = xs - ops.sum(xs, axis=red, keepdims=True) / safe_count
+            centered = centered * m
         else:
             m = None
+            count = safe_count = float(self._span)
             # sum / count, not ops.mean: Keras's torch `mean` computes in
             # float32 even for float64 inputs (keras 3.15).
-            mean = ops.sum(xs, axis=red, keepdims=True) / float(self._span)
-            centered = xs - mean
-            # Two-pass variance, as above. Not `ops.var`: `torch.var` over
-            # a non-trailing axis is ~50x slower than this on CPU.
-            sq_sum = ops.sum(ops.square(centered), axis=red, keepdims=True)
-            if self.formulation == "package":
-                denom = float(max(self._span - 1, 1))  # unbiased
-            else:
-                denom = float(self._span)
-            var = sq_sum / denom + self.epsilon
+            centered = xs - ops.sum(xs, axis=red, keepdims=True) / count
+        # Two-pass variance: E[(x - mu)^2] rather than E[x^2] - mu^2, which
+        # cancels catastrophically for large magnitudes. Not `ops.var` or
+        # `ops.moments`: `torch.var` over a non-trailing axis is ~50x slower
+        # on CPU, and `moments` uses E[x^2] - mu^2 on some backends.
+        sq_sum = ops.sum(ops.square(centered), axis=red, keepdims=True)
+        if self.formulation == "package":
+            # unbiased, as the authors' torch.var
+            denom = (
+                ops.maximum(count - 1.0, 1.0)
+                if m is not None
+                else float(max(self._span - 1, 1))
+            )
+        else:
+            denom = safe_count
+        var = sq_sum / denom + self.epsilon
         inv_var = 1.0 / var
 
         logits = self._log_density(centered, var, inv_var)
@@ -577,16 +575,14 @@ class DensityAdaptiveAttention(keras.layers.Layer):
 
     @staticmethod
     def _masked_softmax(logits, m, axis):
-        if m is not None:
-            # Mask with `where` (not an additive constant) so that padded
-            # elements never win the max, whatever the logits' range.
-            logits = ops.where(m > 0, logits, ops.full_like(logits, -1e30))
+        # Mask with `where` (not an additive constant) so that padded
+        # elements never win the max, whatever the logits' range. A span
+        # with no real element sums to 0 and yields weights of 0.
+        logits = ops.where(m > 0, logits, ops.full_like(logits, -1e30))
         logits = logits - ops.stop_gradient(
             ops.max(logits, axis=axis, keepdims=True)
         )
-        e = ops.exp(logits)
-        if m is not None:
-            e = e * m
+        e = ops.exp(logits) * m
         total = ops.sum(e, axis=axis, keepdims=True)
         return e / ops.maximum(total, 1e-30)
 
