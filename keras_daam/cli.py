@@ -558,11 +558,10 @@ def comparisons_table(comps, headline="daam"):
     ]
     for name, c in comps.items():
         b = c["bootstrap"]
-        verdict = {
-            "A better": f"{headline} better",
-            "B better": f"{name} better",
-            "tie": "tie",
-        }[c["verdict"]]
+        verdict = {"A better": "first better", "B better": "second better"}
+        verdict = verdict.get(c["verdict"], "tie")
+        if "_vs_" not in name:
+            verdict = verdict.replace("first", headline).replace("second", name)
         lines.append(
             f"| {name} | {100 * c['mean']:+.1f} +- {100 * c['std']:.1f} | "
             f"[{100 * b['ci_low']:+.1f}, {100 * b['ci_high']:+.1f}] | "
