@@ -189,7 +189,13 @@ def _fingerprint_data(data, labels):
 
 
 def _backbone_fingerprint(extractor):
-    config = extractor.backbone.get_config()
+    # The architecture, not the instance: Keras numbers the names of
+    # repeated loads (`bert_backbone_1`) and freezing flips `trainable`.
+    config = {
+        k: v
+        for k, v in extractor.backbone.get_config().items()
+        if k not in ("name", "trainable")
+    }
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()
 

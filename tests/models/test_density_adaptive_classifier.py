@@ -123,3 +123,27 @@ def test_corrupted_head_raises(trained, tmp_path):
     open(weights, "wb").write(data[: len(data) // 2])
     with pytest.raises(ValueError, match="corrupted or truncated"):
         model.load_head(path)
+
+
+def test_head_loads_onto_a_second_instance_of_the_backbone(trained, tmp_path):
+    """Keras numbers repeated instances (`bert_backbone_1`); heads and
+    caches identify the architecture, not the instance name."""
+    from keras_daam.backbones import LayerwiseFeatureExtractor
+    from keras_daam.features.cache import _backbone_fingerprint
+
+    first, second = make_backbone("bert"), make_backbone("bert")
+    assert first.name != second.name
+    assert _backbone_fingerprint(
+        LayerwiseFeatureExtractor(first)
+    ) == _backbone_fingerprint(LayerwiseFeatureExtractor(second))
+    model, x, *_ = trained
+    path = str(tmp_path / "head")
+    model.save_head(path)
+    other = load_head(
+        path,
+        model.extractor.backbone.__class__.from_config(
+            model.extractor.backbone.get_config() | {"name": "renamed_backbone"}
+        ),
+    )
+    other.extractor.backbone.set_weights(model.extractor.backbone.get_weights())
+    np.testing.assert_allclose(other.predict(x), model.predict(x), atol=1e-5)
