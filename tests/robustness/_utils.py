@@ -27,13 +27,24 @@ def grads(layer, x, cotangent, **call_kwargs):
     if name == "jax":
         import jax
 
-        def loss(x, values):
-            out, _ = layer.stateless_call(values, [], x, **call_kwargs)
-            return ops.sum(ops.cast(out, "float32") * cotangent)
+        mask = call_kwargs.pop("padding_mask", None)
+        key = ("grads", tuple(sorted(call_kwargs.items())))
+        cache = layer.__dict__.setdefault("_robustness_jit", {})
+        if key not in cache:
 
+            def loss(x, values, cotangent, mask):
+                out, _ = layer.stateless_call(
+                    values, [], x, padding_mask=mask, **call_kwargs
+                )
+                return ops.sum(ops.cast(out, "float32") * cotangent)
+
+            cache[key] = jax.jit(jax.grad(loss, argnums=(0, 1)))
         values = [w.value for w in weights]
-        dx, dw = jax.jit(jax.grad(loss, argnums=(0, 1)))(
-            ops.convert_to_tensor(x), values
+        dx, dw = cache[key](
+            ops.convert_to_tensor(x),
+            values,
+            ops.convert_to_tensor(cotangent),
+            mask,
         )
     elif name == "tensorflow":
         import tensorflow as tf
@@ -80,8 +91,8 @@ def apply(layer, x, **call_kwargs):
     """`layer(x, **call_kwargs)`; compiled as one function on JAX.
 
     JAX compiles every op for every new shape when run eagerly, which costs
-    seconds per hypothesis example; one `jit` of the whole call costs one
-    compilation.
+    seconds per hypothesis example; one `jit` of the whole call, cached per
+    layer and call options, costs one compilation per input shape.
     """
     if backend.backend() != "jax":
         return layer(x, **call_kwargs)
@@ -91,12 +102,16 @@ def apply(layer, x, **call_kwargs):
     if not layer.built:
         layer.build(x.shape)
     mask = call_kwargs.pop("padding_mask", None)
+    key = ("apply", tuple(sorted(call_kwargs.items())))
+    cache = layer.__dict__.setdefault("_robustness_jit", {})
+    if key not in cache:
 
-    @jax.jit
-    def run(values, x, mask):
-        out, _ = layer.stateless_call(
-            values, [], x, padding_mask=mask, **call_kwargs
-        )
-        return out
+        def run(values, x, mask):
+            out, _ = layer.stateless_call(
+                values, [], x, padding_mask=mask, **call_kwargs
+            )
+            return out
 
-    return run([w.value for w in layer.trainable_weights], x, mask)
+        cache[key] = jax.jit(run)
+    values = [w.value for w in layer.trainable_weights]
+    return cache[key](values, x, mask)

@@ -29,6 +29,14 @@ DTYPES = float_dtypes()
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
+# JAX compiles each new shape (one `jit` per example, see `apply`); fewer
+# examples there keep the suite's time comparable across backends.
+SCALE = 0.5 if backend.backend() == "jax" else 1.0
+
+
+def examples(n):
+    return max(1, int(n * SCALE))
+
 
 @st.composite
 def cases(draw, dtypes=DTYPES, allow_mask=True):
@@ -111,7 +119,7 @@ def full_mask(case):
     return np.broadcast_to(mask.reshape(view), shape)
 
 
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(cases())
 def test_contracts_finiteness_and_masks(case):
     layer, x = make(case)
@@ -157,10 +165,10 @@ def test_contracts_finiteness_and_masks(case):
         y2 = to_numpy(
             apply(layer, ops.cast(x2, dtype), padding_mask=case["mask"])
         )
-        np.testing.assert_array_equal(y2, y)
+        np.testing.assert_allclose(y2, y, rtol=RTOL[dtype], atol=1e-30)
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(cases(dtypes=DTYPES[2:]), st.floats(-50, 50))
 def test_map_invariant_to_shift_along_axis(case, shift):
     layer, x = make(case)
@@ -194,7 +202,7 @@ def test_map_invariant_to_shift_along_axis(case, shift):
     np.testing.assert_allclose(to_numpy(s1), to_numpy(s2), atol=tol, rtol=tol)
 
 
-@settings(max_examples=25)
+@settings(max_examples=examples(25))
 @given(cases())
 def test_gradients_finite(case):
     layer, x = make(case)
