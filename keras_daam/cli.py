@@ -390,6 +390,9 @@ def make_preprocessor(extractor, preset, args=None):
         converter = keras_hub.layers.WhisperAudioConverter(
             max_audio_length=seconds
         )
+        # KerasHub sizes its buffer with `sampling_rate * max_audio_length`,
+        # a float for fractional (or float-typed) seconds: make it an int.
+        converter.num_samples = int(round(converter.sampling_rate * seconds))
         return lambda batch: {
             "encoder_features": converter(np.asarray(batch, "float32"))
         }

@@ -393,13 +393,19 @@ def task_lora(args):
 
     parts = [(tok(p[0]), p[1]) for p in (train, val, test)]
     results = {}
-    for rank in (4, 8):
+    ranks = [int(r) for r in args.lora_ranks.split(",")]
+    for rank in ranks:
         runs = []
         for seed in range(args.seeds):
 
             def build(seed, rank=rank):
                 backbone = keras_hub.models.Backbone.from_preset(preset)
-                backbone.enable_lora(rank)
+                if rank:
+                    # Freezes the backbone, LoRA on query and value.
+                    backbone.enable_lora(rank)
+                else:
+                    # Control: the same model with the backbone frozen.
+                    backbone.trainable = False
                 inputs = backbone.input
                 h = backbone(inputs)["sequence_output"]
                 m = keras.ops.cast(inputs["padding_mask"], "float32")[..., None]
@@ -418,15 +424,20 @@ def task_lora(args):
                 max_epochs=args.epochs,
                 patience=1,
                 batch_size=32,
+                verbose=2,
                 seed=seed,
             )
             run.pop("model")
             runs.append(run)
             _log(f"  LoRA r{rank} seed {seed}: {run['test_accuracy']:.3f}")
         results[f"lora_r{rank}"] = runs
-        cli.HEAD_SPECS.setdefault(
-            f"lora_r{rank}",
-            (f"LoRA rank {rank} (alpha = rank) + linear, last layer mean", {}),
+        cli.HEAD_SPECS[f"lora_r{rank}"] = (
+            f"LoRA rank {rank} (alpha = rank, query+value) + linear on "
+            "the last layer's masked mean"
+            if rank
+            else "Frozen backbone (rank 0 control) + linear on the last "
+            "layer's masked mean",
+            {},
         )
     report = {
         "task": "lora",
@@ -437,36 +448,65 @@ def task_lora(args):
         "results": _strip(results),
         "summary": {k: evaluation.summarize(v) for k, v in results.items()},
     }
-    _write(args, "lora", report, results, {})
+    y_test = parts[2][1]
+    comps = {}
+    for rank in ranks:
+        if rank and "lora_r0" in results:
+            comps[f"lora_r{rank}_vs_lora_r0"] = evaluation.compare(
+                y_test, results[f"lora_r{rank}"], results["lora_r0"]
+            )
+    report["comparisons"] = comps
+    _write(args, "lora", report, results, comps)
 
 
 # ------------------------------------------------------ vision and audio
-def _pooled_task(args, task, extractor, preset, raw_splits, names, raw_args):
+def _daam_label(num_layers):
+    """Honest labels for the layer-axis DAAM heads at this layer count."""
+    per = num_layers // 2
+    cli.HEAD_SPECS["daam"] = (
+        f"DAAM 2 heads ({per} layers/head) + flatten",
+        cli.HEAD_SPECS["daam"][1],
+    )
+
+
+def _cached_features(args, key, raw_splits, extract):
+    """Features per split, extracted once (`extract(x) -> [N, L, d]`) and
+    cached as `<cache>/<key>_<split>.npy` (the key names sizes and
+    settings, so a run at other sizes never reuses a stale cache)."""
     parts = []
-    t0 = time.perf_counter()
     for split, (x, y) in zip(("train", "val", "test"), raw_splits):
-        cache = os.path.join(args.cache, f"{task}_{split}.npy")
+        cache = os.path.join(args.cache, f"{key}_{split}.npy")
         if os.path.isfile(cache):
+            _log(f"reusing {cache}")
             feats = np.load(cache)
         else:
-            if extractor.modality == "audio":
-                x = cli.fix_audio_length(x, raw_args.audio_seconds)
-            pre = cli.make_preprocessor(extractor, preset, raw_args)
-            inputs = pre(x)
-            if isinstance(inputs, dict):
-                inputs = {k: np.asarray(v) for k, v in inputs.items()}
-            else:
-                inputs = np.asarray(inputs)
-            feats = extractor.predict_features(inputs, batch_size=32)
-            feats = np.asarray(feats, "float32")
+            t0 = time.perf_counter()
+            feats = np.asarray(extract(x), "float32")
             os.makedirs(args.cache, exist_ok=True)
             np.save(cache, feats)
+            _log(
+                f"extracted {split} {feats.shape} in "
+                f"{time.perf_counter() - t0:.0f} s"
+            )
         parts.append((feats, np.asarray(y)))
-    extract_s = time.perf_counter() - t0
-    heads = args.heads.split(",") if args.heads else LAYER_HEADS
+    return parts
+
+
+def _standardize(parts):
+    """Per layer and channel z-score with training statistics only."""
+    x = parts[0][0]
+    mean = x.mean(0, keepdims=True)
+    std = x.std(0, keepdims=True) + 1e-6
+    return [((f - mean) / std, y) for f, y in parts]
+
+
+def _run_layer_heads(args, task, parts, names, extra):
+    heads = args.heads.split(",") if args.heads else list(LAYER_HEADS)
     num_layers = parts[0][0].shape[1]
     if num_layers % 2:
         heads = [h for h in heads if h not in ("daam", "gqdaam")]
+    _daam_label(num_layers)
+    t0 = time.perf_counter()
     results = run_heads(
         heads, *parts, len(names), args.seeds, args.epochs, args.patience
     )
@@ -475,50 +515,168 @@ def _pooled_task(args, task, extractor, preset, raw_splits, names, raw_args):
     comps = cli.comparisons(
         results, y_test, headline=headline, baselines=list(results)
     )
+    if headline == "daam" and "daam_1head" in results:
+        # With few layers, 2 heads span 2 layers each and the paper gate
+        # degenerates to a per-feature constant (SPEC section 4): compare
+        # the 1-head DAAM with every baseline as well.
+        for name in results:
+            if name not in ("daam", "daam_1head"):
+                comps[f"daam_1head_vs_{name}"] = evaluation.compare(
+                    y_test, results["daam_1head"], results[name]
+                )
     report = {
         "task": task,
         "machine": _machine(),
         "command": " ".join(sys.argv),
+        "sizes": [len(p[1]) for p in parts],
         "features": list(parts[0][0].shape[1:]),
-        "layers": list(getattr(extractor, "layer_names", [])),
         "seeds": args.seeds,
-        "extract_time_s": extract_s,
+        "train_time_s": time.perf_counter() - t0,
         "results": _strip(results),
         "summary": {k: evaluation.summarize(v) for k, v in results.items()},
         "comparisons": comps,
+        **extra,
     }
+    if not args.skip_ablation:
+        report["if_ablation"] = _strip_ablation(
+            if_ablation(*parts, len(names), args.seeds, args.epochs)
+        )
     _write(args, task, report, results, comps)
 
 
 def task_vision(args):
     from keras_daam.backbones import LayerwiseFeatureExtractor
-    from keras_daam.backbones.converters import convert_efficientnet_lite0
+    from keras_daam.backbones.converters import packaged_preset
     from keras_daam.datasets import load_fashion_mnist
 
-    preset = convert_efficientnet_lite0(os.path.join(args.cache, "effnet"))
-    extractor = LayerwiseFeatureExtractor(preset, layers="uniform")
     splits, names = load_fashion_mnist(
         args.num_train, args.num_val, args.num_test, seed=args.split_seed
     )
-    raw_args = argparse.Namespace(image_size=args.image_size)
-    _pooled_task(args, "vision", extractor, preset, splits, names, raw_args)
+    preset = packaged_preset("efficientnet_lite0")
+    state = {}
+
+    def extractor():
+        # Every block and the top conv, average-pooled, zero-padded to the
+        # widest (1280):
+        # one backbone pass serves both layer sets below.
+        if "e" not in state:
+            state["e"] = LayerwiseFeatureExtractor(
+                preset, layers="all", mixed_widths="pad"
+            )
+            raw = argparse.Namespace(image_size=args.image_size)
+            state["pre"] = cli.make_preprocessor(state["e"], preset, raw)
+        return state["e"]
+
+    def extract(x):
+        e = extractor()
+        out = []
+        for start in range(0, len(x), 256):
+            batch = state["pre"](x[start : start + 256])
+            out.append(e.predict_features(np.asarray(batch), batch_size=64))
+        return np.concatenate(out)
+
+    key = (
+        f"vision_effnet_all_s{args.split_seed}_{args.num_train}_"
+        f"{args.num_val}_{args.num_test}_px{args.image_size}"
+    )
+    parts = _cached_features(args, key, splits, extract)
+    # Widths of EfficientNet-Lite0's 16 blocks (DATA.md) and of the 1x1
+    # top convolution (the extractor's last tap, "top"); the padded
+    # channels of the narrower taps are exact zeros.
+    widths = [16, 24, 24, 40, 40, 80, 80, 80, 112, 112, 112]
+    widths += [192, 192, 192, 192, 320, 1280]
+    assert parts[0][0].shape[1] == len(widths), parts[0][0].shape
+    for i, w in enumerate(widths):
+        assert not np.any(parts[0][0][:, i, w:]), (i, w)
+    for layer_set in args.layer_set.split(","):
+        if layer_set == "uniform":
+            idx = [i for i, w in enumerate(widths) if w == 192]
+            sub = [(f[:, idx, :192], y) for f, y in parts]
+        elif layer_set == "pad":
+            idx = list(range(len(widths)))
+            sub = parts
+        else:
+            raise ValueError(f"Unknown layer set {layer_set!r}")
+        extra = {
+            "layer_set": layer_set,
+            "blocks": idx,
+            "image_size": args.image_size,
+        }
+        _run_layer_heads(args, f"vision_{layer_set}", sub, names, extra)
+
+
+def _voices(extra):
+    """The default 22 voices, plus (if `extra`) the same espeak-ng
+    variants on four more English accents: 58 voices."""
+    from keras_daam.datasets import default_voices
+
+    voices = default_voices()
+    if not extra:
+        return voices
+    variants = ("m1", "m3", "m5", "m7", "f1", "f2", "f3", "f4", "croak")
+    for b, base in enumerate(
+        ("en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc")
+    ):
+        for v, variant in enumerate(variants):
+            voices.append(
+                {
+                    "engine": "espeak-ng",
+                    "voice": f"{base}+{variant}",
+                    "speed": 130 + 20 * ((v + b + 1) % 4),
+                    "pitch": 30 + 10 * ((2 * v + b + 1) % 5),
+                }
+            )
+    return voices
 
 
 def task_audio(args):
     from keras_daam.backbones import LayerwiseFeatureExtractor
-    from keras_daam.backbones.converters import convert_whisper_tiny_en
+    from keras_daam.backbones.converters import packaged_preset
     from keras_daam.datasets import load_spoken_digits
 
-    preset = convert_whisper_tiny_en(os.path.join(args.cache, "whisper"))
-    extractor = LayerwiseFeatureExtractor(preset)
+    length = int(round(args.audio_seconds * 16000))
+    voices = _voices(args.extra_voices)
     splits, names = load_spoken_digits(
         num_test_voices=args.test_voices,
         num_val_voices=args.val_voices,
         seed=args.split_seed,
+        voices=voices,
+        length=length,
     )
+    voice_counts = [len(set(v)) for _, _, v in splits]
     splits = [(x, y) for x, y, _ in splits]
-    raw_args = argparse.Namespace(audio_seconds=1.0)
-    _pooled_task(args, "audio", extractor, preset, splits, names, raw_args)
+    preset = packaged_preset("whisper_tiny_en")
+    state = {}
+
+    def extract(x):
+        if "e" not in state:
+            state["e"] = LayerwiseFeatureExtractor(preset)
+            raw = argparse.Namespace(audio_seconds=args.audio_seconds)
+            state["pre"] = cli.make_preprocessor(state["e"], preset, raw)
+        x = cli.fix_audio_length(x, args.audio_seconds)
+        out = []
+        for start in range(0, len(x), 64):
+            inputs = state["pre"](x[start : start + 64])
+            inputs = {k: np.asarray(v) for k, v in inputs.items()}
+            out.append(state["e"].predict_features(inputs, batch_size=64))
+        return np.concatenate(out)
+
+    key = (
+        f"audio_whisper_v{len(voices)}_t{args.test_voices}_"
+        f"v{args.val_voices}_s{args.split_seed}_{args.audio_seconds}s"
+    )
+    parts = _cached_features(args, key, splits, extract)
+    if not args.no_standardize:
+        # Whisper's layer taps are not normalised (layer 3 has outlier
+        # channels): every head sees z-scored features (train statistics).
+        parts = _standardize(parts)
+    extra = {
+        "voices_train_val_test": voice_counts,
+        "audio_seconds": args.audio_seconds,
+        "standardized": not args.no_standardize,
+        "synthetic": True,
+    }
+    _run_layer_heads(args, "audio", parts, names, extra)
 
 
 def main(argv=None):
@@ -535,6 +693,11 @@ def main(argv=None):
     p.add_argument("--image-size", type=int, default=112)
     p.add_argument("--test-voices", type=int, default=8)
     p.add_argument("--val-voices", type=int, default=4)
+    p.add_argument("--layer-set", default="uniform")
+    p.add_argument("--lora-ranks", default="0,4,8")
+    p.add_argument("--audio-seconds", type=float, default=1.5)
+    p.add_argument("--extra-voices", action="store_true")
+    p.add_argument("--no-standardize", action="store_true")
     p.add_argument("--heads", default=None)
     p.add_argument("--skip-tokens", action="store_true")
     p.add_argument("--skip-ablation", action="store_true")
