@@ -53,8 +53,9 @@ def build(output_norm=True):
     model = keras.Model(inputs, outputs)
     rng = np.random.default_rng(0)
     data = {n: rng.normal(size=(n,) + SHAPE).astype("float32") for n in (5, 3)}
-    # Export traces the model; the torch exporter needs it called once.
-    model.predict(data[5], verbose=0)
+    # Export traces the model; the torch and JAX ONNX exporters need it
+    # called once directly (`predict` does not mark it as called).
+    model(data[5])
     return model, data
 
 
@@ -72,14 +73,17 @@ def check(model, data, run):
 
 
 def test_tf_saved_model(model_and_data, tmp_path):
-    if BACKEND == "torch":
-        pytest.skip(
-            "keras 3.15 exports a SavedModel from the torch backend only "
-            "through torch_xla (not installed); see docs/deployment.md"
-        )
-    tf = pytest.importorskip("tensorflow")
     model, data = model_and_data
     path = str(tmp_path / "saved_model")
+    if BACKEND == "torch":
+        # keras 3.15 exports a SavedModel from torch only through torch_xla
+        # (see docs/deployment.md). Pinned, so a Keras that lifts the
+        # limitation makes this test fail and the docs get updated.
+        with pytest.raises(Exception):
+            model.export(path, format="tf_saved_model", verbose=False)
+        return
+    import tensorflow as tf
+
     model.export(path, format="tf_saved_model", verbose=False)
     # Keep a reference: the loaded object owns the variables.
     artifact = tf.saved_model.load(path)
