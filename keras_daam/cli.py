@@ -38,7 +38,7 @@ import numpy as np
 
 # The demo's task. Sizes are chosen so the demo (one seed) finishes in under
 # 10 minutes on 2 CPU cores; see docs/results.md for the measured timings.
-DEMO_SIZES = {"num_train": 4000, "num_val": 1000, "num_test": 2000}
+DEMO_SIZES = {"num_train": 8000, "num_val": 2000, "num_test": 8000}
 QUICK_SIZES = {"num_train": 600, "num_val": 200, "num_test": 400}
 DEMO_SEQUENCE_LENGTH = 64
 WORDNET_PATH = "/usr/share/wordnet/data.noun"
