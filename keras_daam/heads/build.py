@@ -8,17 +8,19 @@ import numpy as np
 
 from keras_daam.heads.decoders import ConvDecoder
 from keras_daam.heads.decoders import TokenMeanPooling
+from keras_daam.heads.decoders import TokenSumPooling
 from keras_daam.heads.focal_loss import FocalLoss
 from keras_daam.heads.layer_attention import IdentityAttention
 from keras_daam.heads.layer_attention import LastLayer
 from keras_daam.heads.layer_attention import LayerSelfAttention
 from keras_daam.heads.layer_attention import WeightedLayerSum
+from keras_daam.heads.registry import get_head_spec
 from keras_daam.layers import DensityAdaptiveAttention
 from keras_daam.layers import GroupedQueryDensityAttention
+from keras_daam.utils import check_positive_int
 
 ATTENTION_NAMES = (
     "daam",
-    "daam_mixture",
     "gqdaam",
     "mha",
     "mha_bn",
@@ -26,7 +28,7 @@ ATTENTION_NAMES = (
     "none",
     "last_layer",
 )
-DECODER_NAMES = ("conv", "conv_pool", "pool", "flatten")
+DECODER_NAMES = ("conv", "conv_pool", "pool", "sum", "flatten")
 LOSS_NAMES = ("crossentropy", "focal")
 
 
@@ -38,11 +40,10 @@ def make_attention(attention, **options):
 
     - `"daam"`: `DensityAdaptiveAttention(num_heads=8, axis=1,
       formulation="paper")`, the paper's DAAMv1; `num_heads=1` is DAAMv2.
-    - `"daam_mixture"`: `DensityAdaptiveAttention(num_heads=8,
-      num_densities=4, axis=1, formulation="package")`, the paper appendix's
-      "Mixture of DAAM" as the authors' package computes it (a normalised
-      *product* of 4 Gaussians per head, 64 parameters). Pass
-      `formulation="mixture"` for a true mixture (sum) of densities.
+      `formulation="package"` with `num_densities=4` is the paper
+      appendix's "Mixture of DAAM" as the authors' package computes it (a
+      normalised *product* of 4 Gaussians per head); `formulation=
+      "mixture"` a true mixture (sum) of densities.
     - `"gqdaam"`: `GroupedQueryDensityAttention()` (8 DAAM heads, width
       512, 8 query / 2 key-value heads of 64).
     - `"mha"`: `LayerSelfAttention(num_heads=8)`; `"mha_bn"`: the same with
@@ -50,6 +51,15 @@ def make_attention(attention, **options):
     - `"weighted_sum"`: `WeightedLayerSum()`.
     - `"none"`: `IdentityAttention()`; `"last_layer"`: `LastLayer()`.
     """
+    if attention == "daam_mixture":
+        raise ValueError(
+            "`attention='daam_mixture'` is no longer a module name: it meant "
+            "the authors' *product* of densities, not a mixture. Use "
+            "`attention='daam', formulation='package', num_densities=4` "
+            "(the product) or `formulation='mixture'` (a true mixture), or "
+            "a named head such as 'daam_product_h8_k4_conv' or "
+            "'daam_mixture_h1_k4_flatten'."
+        )
     if attention not in ATTENTION_NAMES:
         raise ValueError(
             f"Unknown `attention`: {attention!r}. Expected one of "
@@ -57,11 +67,6 @@ def make_attention(attention, **options):
         )
     if attention == "daam":
         defaults = dict(num_heads=8, axis=1, formulation="paper")
-        return DensityAdaptiveAttention(**{**defaults, **options})
-    if attention == "daam_mixture":
-        defaults = dict(
-            num_heads=8, num_densities=4, axis=1, formulation="package"
-        )
         return DensityAdaptiveAttention(**{**defaults, **options})
     if attention == "gqdaam":
         return GroupedQueryDensityAttention(**options)
@@ -110,13 +115,53 @@ def _make_loss(loss):
     )
 
 
+def compile_head(
+    model,
+    learning_rate=1e-4,
+    weight_decay=0.01,
+    loss="crossentropy",
+    steps_per_execution=1,
+):
+    """Compiles a logits head (or any logits model): AdamW, loss, accuracy.
+
+    The one compile path of the package: `build_head(compile=True)`, the
+    evaluation protocol and `DensityAdaptiveClassifier` all use it.
+
+    Args:
+        model: a `keras.Model` whose outputs are logits.
+        learning_rate: float. AdamW learning rate. Defaults to `1e-4`.
+        weight_decay: float. AdamW weight decay. Defaults to `0.01`.
+        loss: `"crossentropy"` (sparse, from logits), `"focal"`
+            (`FocalLoss()`) or a `keras.losses.Loss`. Defaults to
+            `"crossentropy"`.
+        steps_per_execution: int. Training steps run per compiled call
+            (fewer Python round trips for small heads). Defaults to `1`.
+
+    Returns:
+        The model, compiled.
+    """
+    model.compile(
+        optimizer=keras.optimizers.AdamW(
+            learning_rate=learning_rate, weight_decay=weight_decay
+        ),
+        loss=_make_loss(loss),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        steps_per_execution=check_positive_int(
+            "steps_per_execution", steps_per_execution
+        ),
+    )
+    return model
+
+
 def build_head(
-    num_layers,
-    feature_dim,
-    num_classes,
-    attention="daam",
-    decoder="conv",
-    use_mask=False,
+    head=None,
+    num_layers=None,
+    feature_dim=None,
+    num_classes=None,
+    *,
+    attention=None,
+    decoder=None,
+    use_mask=None,
     compile=True,
     learning_rate=1e-4,
     weight_decay=0.01,
@@ -129,17 +174,31 @@ def build_head(
 ):
     """A classification head over stacked layer features `[L, d]`.
 
+    Two ways to call it:
+
+    - **By name** (`keras_daam.heads.head_names()`), the way the CLI, the
+      demo, the experiments and the docs do: `build_head("daam_h2_flatten",
+      num_layers=6, feature_dim=384, num_classes=26)`. The name fixes the
+      attention module, its options and the decoder (see
+      `keras_daam.heads.registry`); only the training options below
+      (`compile`, `learning_rate`, `loss`, `seed`, ...) may be added.
+    - **Custom**: `build_head(num_layers=..., feature_dim=...,
+      num_classes=..., attention=..., decoder=..., **attention_options)`
+      (or positionally `build_head(24, 1024, 4, attention="daam")`). The
+      defaults (`attention="daam"`, `decoder="conv"`) are the paper's
+      DAAMv1 head with its "DAT" decoder (the registered name `daamv1`):
+      on 24 x 1024 features it has 16,384 attention and 238,104
+      parameters before the classifier.
+
     `features [batch, L, d]` -> attention module (layer `"attention"`) ->
-    decoder -> `Dense(num_classes)` (layer `"classifier"`, logits). With the
-    defaults (`attention="daam"`, `decoder="conv"`) this is the paper's
-    DAAMv1 head with its "DAT" decoder: on 24 x 1024 features it has
-    16,384 attention and 238,104 parameters before the classifier.
+    decoder -> `Dense(num_classes)` (layer `"classifier"`, logits).
 
     Attention modules (`ATTENTION_NAMES`, see `make_attention` for their
-    defaults): `"daam"` (8 heads, DAAMv1; `num_heads=1` is DAAMv2),
-    `"daam_mixture"`, `"gqdaam"`, `"mha"`, `"mha_bn"`, `"weighted_sum"`,
-    `"none"` and `"last_layer"`. `"weighted_sum"` and `"last_layer"` leave
-    one token `[batch, 1, d]` for the decoder.
+    defaults): `"daam"` (8 heads, DAAMv1; `num_heads=1` is DAAMv2;
+    `formulation=` picks the paper gate, the authors' product or a true
+    mixture), `"gqdaam"`, `"mha"`, `"mha_bn"`, `"weighted_sum"`, `"none"`
+    and `"last_layer"`. `"weighted_sum"` and `"last_layer"` leave one token
+    `[batch, 1, d]` for the decoder.
 
     Decoders (`DECODER_NAMES`):
     - `"conv"`: the paper's `ConvDecoder` (each token's features as a 2-D
@@ -148,22 +207,27 @@ def build_head(
     - `"conv_pool"`: the same convolutions, then global average pooling
       instead of flattening (a classifier of `C * classes` weights).
     - `"pool"`: no convolution, the (masked) mean over tokens.
+    - `"sum"`: no convolution, the (masked) sum over tokens (attention
+      pooling when the module's weights sum to one over the tokens).
     - `"flatten"`: no convolution, all tokens' features flattened; with
       `attention="last_layer"` this is the linear probe on the last layer.
 
     Weights are Xavier-uniform (`glorot_uniform`), biases zero.
 
     Args:
-        num_layers: int. `L`, the number of stacked layers.
+        head: str, optional. A registered head name. Leave `None` for a
+            custom head.
+        num_layers: int. `L`, the number of stacked layers (or tokens).
         feature_dim: int. `d`, the features per layer.
         num_classes: int. Number of classes (logit outputs).
-        attention: str. The attention module. Defaults to `"daam"`.
-        decoder: str. The decoder. Defaults to `"conv"`.
+        attention: str. The attention module of a custom head. Defaults to
+            `"daam"`.
+        decoder: str. The decoder of a custom head. Defaults to `"conv"`.
         use_mask: bool. Add a second input `"padding_mask"` `[batch, L]`
             (bool, `True` = real layer). Padded layers never influence the
-            logits. Defaults to `False`.
-        compile: bool. Compile with AdamW, the loss and accuracy.
-            Defaults to `True`.
+            logits. Defaults to `False` (`True` for the `tokens_*` names).
+        compile: bool. Compile with `compile_head` (AdamW, the loss,
+            accuracy). Defaults to `True`.
         learning_rate: float. AdamW learning rate. Defaults to `1e-4` (the
             paper's; 5e-5 for its 5120-d text runs). In a prototype the
             light heads (`decoder="pool"`/`"flatten"`, `"weighted_sum"`,
@@ -180,9 +244,11 @@ def build_head(
         map_shape: tuple `(h, w)` or `None`. 2-D shape of each token's
             features for the conv decoders; `None` picks the most square
             factor pair (`map_shape_for`). Defaults to `None`.
-        name: str, optional. Model name. Defaults to `"head_<attention>"`.
+        name: str, optional. Keras model name. Defaults to the head name
+            (`"head_<attention>"` for a custom head).
         **attention_options: passed to the attention module's constructor
-            (e.g. `num_heads=1`, `formulation="mixture"`, `hidden_dim=256`).
+            of a custom head (e.g. `num_heads=1`, `formulation="mixture"`,
+            `hidden_dim=256`).
 
     Returns:
         A functional `keras.Model`. Input `"features"` `(L, d)` (and
@@ -193,24 +259,64 @@ def build_head(
 
     >>> import numpy as np
     >>> import keras_daam
-    >>> model = keras_daam.heads.build_head(6, 16, 3, num_heads=2, seed=0)
+    >>> model = keras_daam.heads.build_head(
+    ...     "daam_h2_flatten", num_layers=6, feature_dim=16, num_classes=3
+    ... )
     >>> model.predict(np.zeros((2, 6, 16)), verbose=0).shape
     (2, 3)
     """
+    if head is not None and not isinstance(head, str):
+        # The positional custom form: build_head(num_layers, feature_dim,
+        # num_classes, attention=...).
+        if num_classes is not None:
+            raise TypeError(
+                "build_head takes a head name first, or (num_layers, "
+                "feature_dim, num_classes) positionally. Received: "
+                f"{head!r}, {num_layers!r}, {feature_dim!r}, {num_classes!r}."
+            )
+        head, num_layers, feature_dim, num_classes = (
+            None,
+            head,
+            num_layers,
+            feature_dim,
+        )
+    if head is not None:
+        spec = get_head_spec(head)
+        custom = {"attention": attention, "decoder": decoder}
+        given = [k for k, v in custom.items() if v is not None]
+        given += sorted(attention_options)
+        if given:
+            raise ValueError(
+                f"The head {head!r} fixes its attention module, options and "
+                f"decoder; received {given} as well. Build a custom head "
+                "instead: build_head(attention=..., decoder=..., ...)."
+            )
+        if use_mask is not None and bool(use_mask) != spec.use_mask:
+            raise ValueError(
+                f"The head {head!r} takes "
+                + ("a padding mask" if spec.use_mask else "no padding mask")
+                + f"; received use_mask={use_mask!r}."
+            )
+        attention = spec.attention
+        decoder = spec.decoder
+        use_mask = spec.use_mask
+        attention_options = dict(spec.options)
+        name = name or head
+    attention = "daam" if attention is None else attention
+    decoder = "conv" if decoder is None else decoder
+    use_mask = bool(use_mask)
     for arg, value in (
         ("num_layers", num_layers),
         ("feature_dim", feature_dim),
         ("num_classes", num_classes),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(
-                f"`{arg}` must be a positive integer. Received: {value!r}"
-            )
+        check_positive_int(arg, value)
     if decoder not in DECODER_NAMES:
         raise ValueError(
             f"Unknown `decoder`: {decoder!r}. Expected one of {DECODER_NAMES}."
         )
-    loss_fn = _make_loss(loss) if compile else None
+    if compile:
+        _make_loss(loss)  # fail before building
     with _seeded_python_random(seed):
         features = keras.Input((num_layers, feature_dim), name="features")
         module = make_attention(
@@ -233,8 +339,9 @@ def build_head(
                 pooling="avg" if decoder == "conv_pool" else None,
                 name="decoder",
             )(x)
-        elif decoder == "pool":
-            pool = TokenMeanPooling(name="decoder")
+        elif decoder in ("pool", "sum"):
+            cls = TokenMeanPooling if decoder == "pool" else TokenSumPooling
+            pool = cls(name="decoder")
             x = pool(x) if mask is None else pool(x, padding_mask=mask)
         else:
             x = keras.layers.Flatten(name="decoder")(x)
@@ -243,17 +350,17 @@ def build_head(
         )(x)
         model = keras.Model(inputs, logits, name=name or f"head_{attention}")
     if compile:
-        model.compile(
-            optimizer=keras.optimizers.AdamW(
-                learning_rate=learning_rate, weight_decay=weight_decay
-            ),
-            loss=loss_fn,
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        compile_head(
+            model,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            loss=loss,
         )
     return model
 
 
-def _trainable_count(layer):
+def trainable_parameter_count(layer):
+    """The number of trainable parameters of a layer or model."""
     return int(sum(np.prod(w.shape) for w in layer.trainable_weights))
 
 
@@ -281,11 +388,11 @@ def count_parameters(model):
 
     def part(name):
         try:
-            return _trainable_count(model.get_layer(name))
+            return trainable_parameter_count(model.get_layer(name))
         except (ValueError, AttributeError):
             return 0
 
-    total = _trainable_count(model)
+    total = trainable_parameter_count(model)
     classifier = part("classifier")
     return {
         "attention": part("attention"),

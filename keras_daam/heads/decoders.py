@@ -3,13 +3,15 @@
 `ConvDecoder` is the paper's decoder ("DAT"): every token's `d` features
 become a 2-D map, the tokens become channels, and two 3x3 convolutions
 mix them. The light decoders used by `build_head` are plain Keras layers
-(`Flatten`) or `TokenMeanPooling`.
+(`Flatten`), `TokenMeanPooling` or `TokenSumPooling`.
 """
 
 import math
 
 import keras
 from keras import ops
+
+from keras_daam.utils import clone_initializer
 
 
 def map_shape_for(feature_dim):
@@ -128,16 +130,13 @@ class ConvDecoder(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def _conv(self, filters, name):
-        def clone(initializer):
-            return initializer.__class__.from_config(initializer.get_config())
-
         return keras.layers.Conv2D(
             filters,
             self.kernel_size,
             padding="same",
             activation="relu",
-            kernel_initializer=clone(self.kernel_initializer),
-            bias_initializer=clone(self.bias_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name=name,
         )
@@ -216,10 +215,36 @@ class TokenMeanPooling(keras.layers.Layer):
     def call(self, inputs, padding_mask=None):
         if padding_mask is None:
             return ops.mean(inputs, axis=1)
-        keep = ops.cast(padding_mask, inputs.dtype)[:, :, None]
-        picked = ops.where(keep > 0, inputs, ops.zeros_like(inputs))
-        count = ops.maximum(ops.sum(keep, axis=1), 1)
-        return ops.sum(picked, axis=1) / count
+        total, count = _masked_sum(inputs, padding_mask)
+        return total / ops.maximum(count, 1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[2])
+
+
+def _masked_sum(inputs, padding_mask):
+    keep = ops.cast(padding_mask, inputs.dtype)[:, :, None]
+    picked = ops.where(keep > 0, inputs, ops.zeros_like(inputs))
+    return ops.sum(picked, axis=1), ops.sum(keep, axis=1)
+
+
+@keras.saving.register_keras_serializable(package="keras_daam")
+class TokenSumPooling(TokenMeanPooling):
+    """Sum over the token (layer) axis: `[batch, C, d] -> [batch, d]`.
+
+    With a padding mask only real tokens are summed. After an attention
+    module whose weights sum to one over the tokens (a normalised DAAM),
+    the sum is attention pooling.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras_daam
+    >>> keras_daam.heads.TokenSumPooling()(np.ones((2, 6, 8)))[0, 0]
+    6.0
+    """
+
+    def call(self, inputs, padding_mask=None):
+        if padding_mask is None:
+            return ops.sum(inputs, axis=1)
+        return _masked_sum(inputs, padding_mask)[0]

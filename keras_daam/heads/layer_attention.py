@@ -10,6 +10,9 @@ real layer) so that all heads share one calling convention.
 import keras
 from keras import ops
 
+from keras_daam.utils import check_positive_int
+from keras_daam.utils import clone_initializer
+
 
 def _as_bool_mask(padding_mask, mask):
     padding_mask = mask if padding_mask is None else padding_mask
@@ -90,14 +93,7 @@ class LayerSelfAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(num_heads, bool) or not isinstance(num_heads, int):
-            raise ValueError(
-                f"`num_heads` must be a positive integer. Received: "
-                f"num_heads={num_heads!r}"
-            )
-        if num_heads < 1:
-            raise ValueError(f"`num_heads` must be >= 1. Received: {num_heads}")
-        self.num_heads = num_heads
+        self.num_heads = check_positive_int("num_heads", num_heads)
         self.key_dim = key_dim
         self.dropout = float(dropout)
         self.use_batch_norm = bool(use_batch_norm)
@@ -111,9 +107,7 @@ class LayerSelfAttention(keras.layers.Layer):
             num_heads=self.num_heads,
             key_dim=key_dim,
             dropout=self.dropout,
-            kernel_initializer=self.kernel_initializer.__class__.from_config(
-                self.kernel_initializer.get_config()
-            ),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
             dtype=self.dtype_policy,
             name="multi_head_attention",
         )
