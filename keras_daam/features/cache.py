@@ -1,32 +1,81 @@
 """Extract layer-wise features once, keep them on disk, train from there.
 
+A cache is keyed by *all* of its inputs, in the spirit of Hugging Face
+`datasets` fingerprints. Its `settings` record everything that changes the
+features: the preset's identity, a fingerprint of the backbone's
+architecture and weights, the layers, pooling, dtype, the preprocessing
+(sequence length, image size, sample rate, clip length and crop policy),
+the batching order, and a fingerprint of every item and label of the
+data. Extracting into an existing cache with any difference is refused
+(never reused, never mixed) unless the caller asks to rebuild it
+(`overwrite=True`, `--overwrite` on the command line). A lock file makes a
+second writer fail at once. The writer only ever writes into a new or
+empty folder or into a keras_daam cache, and only deletes files it wrote.
+
 Layout of a cache folder:
 
-- `metadata.json`: the settings (preset, family, layers, pooling, dtype,
-  count, shapes, a fingerprint of the backbone config and of the data) and
-  whether extraction finished.
+- `metadata.json`: `format`, `settings`, `shapes`, `complete`, and an
+  informational `description` (e.g. the data's source and skipped files).
 - `features.npy`: `[N, L, d]` (pooled) or `[N, L, T, d]` (unpooled,
   float16 by default), read back as a memory map.
 - `padding_mask.npy`: `[N, T]` bool (unpooled only).
-- `labels.npy`: optional labels.
-- `progress.json`: how many samples are written, replaced atomically after
-  every batch so an interrupted extraction resumes where it stopped.
+- `labels.npy`: optional integer labels (`settings["class_names"]` names
+  them when the data had named classes).
+- `progress.json`: batches and rows written, replaced atomically after
+  every batch, so an interrupted extraction resumes where it stopped.
+- `.lock`: held while a process writes.
 """
 
-import hashlib
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
+from keras_daam.features.extraction import batch_labels_of
+from keras_daam.features.extraction import data_length
+from keras_daam.features.extraction import default_batch_size
+from keras_daam.features.extraction import fingerprint_data
+from keras_daam.features.extraction import is_indexable
+from keras_daam.features.extraction import is_text_or_paths
+from keras_daam.features.extraction import plan_batches
+from keras_daam.features.extraction import processing_order_key
+from keras_daam.features.extraction import run_batches
+from keras_daam.utils import check_positive_int
+
+FORMAT = "keras_daam.feature_cache"
+FORMAT_VERSION = 2
 METADATA = "metadata.json"
 PROGRESS = "progress.json"
 FEATURES = "features.npy"
 MASK = "padding_mask.npy"
 LABELS = "labels.npy"
-FORMAT_VERSION = 1
+LOCK = ".lock"
+OWN_FILES = (METADATA, PROGRESS, FEATURES, MASK, LABELS, LOCK)
+REBUILD_HINT = (
+    "Use another folder, or rebuild this one (`--overwrite` on the command "
+    "line, `overwrite=True` in Python)."
+)
+
+
+class CacheError(ValueError):
+    """A feature cache cannot be written or read as asked."""
+
+
+class CacheMismatchError(CacheError):
+    """The cache was built from other data or with other settings.
+
+    Attributes:
+        differences: dict `{setting: (cached, requested)}`.
+    """
+
+    def __init__(self, message, differences):
+        super().__init__(message)
+        self.differences = differences
+
+
+class CacheLockedError(CacheError):
+    """Another process is writing into the cache."""
 
 
 def _atomic_write_json(path, obj):
@@ -50,164 +99,115 @@ def _human(num_bytes):
         num_bytes /= 1024.0
 
 
-class _Progress:
-    """tqdm when installed, else a line every ~10 %."""
+def read_metadata(cache_dir):
+    """The `metadata.json` of a keras_daam cache, or None if there is none.
 
-    def __init__(self, total, initial, enabled, desc):
-        self.total = total
-        self.count = initial
-        self.enabled = enabled
-        self.bar = None
-        self.next_print = 0.0
-        self.desc = desc
-        if not enabled:
-            return
+    Raises:
+        CacheError: if the folder holds a `metadata.json` that is not a
+            keras_daam feature cache's (another tool's file).
+    """
+    path = os.path.join(cache_dir, METADATA)
+    if not os.path.isfile(path):
+        return None
+    try:
+        meta = _read_json(path)
+    except (OSError, ValueError) as error:
+        raise CacheError(
+            f"{path} is not a readable keras_daam cache file ({error})."
+        ) from None
+    if not isinstance(meta, dict) or not _is_ours(meta):
+        raise CacheError(
+            f"{cache_dir} holds a metadata.json that keras_daam did not "
+            "write (not a feature cache). Choose another folder: keras_daam "
+            "never writes over files it did not make."
+        )
+    return meta
+
+
+def _is_ours(meta):
+    if meta.get("format") == FORMAT:
+        return True
+    # Format 1 (keras_daam <= 0.1) had no marker.
+    settings = meta.get("settings")
+    return isinstance(settings, dict) and settings.get("format_version") == 1
+
+
+def prepare_output_folder(path, own_files, what="output"):
+    """Creates `path`, or checks that it is empty or holds only our files.
+
+    Returns:
+        True if the folder already held some of `own_files`.
+
+    Raises:
+        CacheError: the folder is a file, or holds files we did not write.
+    """
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CacheError(f"The {what} {path} exists and is not a folder.")
+    os.makedirs(path, exist_ok=True)
+    present = [f for f in os.listdir(path) if not f.endswith(".tmp")]
+    foreign = sorted(f for f in present if f not in own_files)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+        raise CacheError(
+            f"The {what} folder {path} holds files keras_daam did not write "
+            f"({shown}). Choose a new or empty folder: nothing you own is "
+            "overwritten."
+        )
+    return bool(present)
+
+
+class _Lock:
+    """An exclusive, non-blocking lock on `<folder>/.lock` (filelock).
+
+    Released when the process ends, even on a crash or Ctrl-C.
+    """
+
+    def __init__(self, folder, what):
+        import filelock
+
+        self.path = os.path.join(folder, LOCK)
+        self.lock = filelock.FileLock(self.path, timeout=0)
+        self.what = what
+        self.folder = folder
+
+    def __enter__(self):
+        import filelock
+
         try:
-            from tqdm.auto import tqdm
+            self.lock.acquire()
+        except filelock.Timeout:
+            raise CacheLockedError(
+                f"Another process is writing the {self.what} at "
+                f"{self.folder} (it holds {self.path}). Wait for it to "
+                "finish, or write elsewhere."
+            ) from None
+        return self
 
-            self.bar = tqdm(total=total, initial=initial, desc=desc)
-        except ImportError:
-            print(f"{desc}: {initial}/{total}", file=sys.stderr)
-            self.next_print = initial + total / 10.0
-
-    def update(self, n):
-        self.count += n
-        if not self.enabled:
-            return
-        if self.bar is not None:
-            self.bar.update(n)
-        elif self.count >= self.next_print or self.count >= self.total:
-            print(f"{self.desc}: {self.count}/{self.total}", file=sys.stderr)
-            self.next_print = self.count + self.total / 10.0
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
+    def __exit__(self, *exc):
+        self.lock.release()
 
 
-def _is_text_or_paths(data):
-    if isinstance(data, np.ndarray):
-        return data.dtype.kind in ("U", "S", "O")
-    if isinstance(data, (list, tuple)) and len(data) > 0:
-        return isinstance(data[0], (str, bytes, os.PathLike))
-    return False
+def _normalise_extractor_settings(extractor):
+    from keras_daam.backbones import preset_identity
+
+    settings = dict(extractor.settings())
+    preset = settings.pop("preset", None)
+    # How the layers were asked for ("all" vs [0, ..., 5]) does not matter;
+    # which layers were taken does.
+    settings.pop("layers", None)
+    settings["preset"] = preset_identity(preset) if preset else None
+    return settings
 
 
-def _length(data):
-    if isinstance(data, dict):
-        lengths = {len(v) for v in data.values()}
-        if len(lengths) != 1:
-            raise ValueError(
-                "All arrays of a dict input need the same length. Received "
-                f"lengths {sorted(lengths)}."
-            )
-        return lengths.pop()
-    return len(data)
-
-
-def _slice(data, start, stop):
-    if isinstance(data, dict):
-        return {k: v[start:stop] for k, v in data.items()}
-    return data[start:stop]
-
-
-def _to_numpy(x):
-    if isinstance(x, dict):
-        return {k: _to_numpy(v) for k, v in x.items()}
-    if isinstance(x, np.ndarray):
-        return x
-    from keras import ops
-
-    return np.asarray(ops.convert_to_numpy(x))
-
-
-def _batches(data, batch_size, start, labels, preprocessor):
-    """Yields `(x, y)` numpy batches from sample `start` onwards."""
-    indexable = isinstance(data, (dict, np.ndarray, list, tuple))
-    if indexable:
-        n = _length(data)
-        for lo in range(start, n, batch_size):
-            hi = min(lo + batch_size, n)
-            x = _slice(data, lo, hi)
-            y = None if labels is None else np.asarray(labels[lo:hi])
-            if preprocessor is not None:
-                x = preprocessor(list(x) if not isinstance(x, dict) else x)
-                if isinstance(x, tuple):
-                    x = x[0]
-            yield _to_numpy(x), y
-        return
-    # An iterable of batches (generator, tf.data.Dataset, PyDataset...).
-    iterator = data() if callable(data) else iter(data)
-    seen = 0
-    for item in iterator:
-        if isinstance(item, tuple) and len(item) >= 2:
-            x, y = item[0], _to_numpy(item[1])
-        else:
-            x, y = item, None
-        x = _to_numpy(x)
-        size = _length(x) if isinstance(x, dict) else len(x)
-        if seen + size <= start:
-            seen += size
-            continue
-        if seen < start:
-            raise ValueError(
-                "Cannot resume inside a batch: the data's batches changed "
-                f"size (resume point {start}, batch spans {seen}-"
-                f"{seen + size}). Use the same batching as the first run."
-            )
-        if preprocessor is not None:
-            x = _to_numpy(preprocessor(x))
-            if isinstance(x, tuple):
-                x = x[0]
-        seen += size
-        yield x, y
-
-
-def _fingerprint_data(data, labels):
-    """A cheap hash of the dataset's head and tail, to catch a swapped set."""
-    digest = hashlib.sha1()
-    if isinstance(data, (dict, np.ndarray, list, tuple)):
-        n = _length(data)
-        digest.update(str(n).encode())
-        for part in (_slice(data, 0, 4), _slice(data, max(n - 4, 0), n)):
-            if isinstance(part, dict):
-                for k in sorted(part):
-                    digest.update(k.encode())
-                    digest.update(np.ascontiguousarray(part[k]).tobytes())
-            elif _is_text_or_paths(part):
-                for s in part:
-                    digest.update(
-                        os.fspath(s).encode() if not isinstance(s, bytes) else s
-                    )
-            else:
-                digest.update(np.ascontiguousarray(part).tobytes())
-    else:
-        digest.update(b"iterable")
-    if labels is not None:
-        digest.update(np.ascontiguousarray(np.asarray(labels)).tobytes())
-    return digest.hexdigest()
-
-
-def _backbone_fingerprint(extractor):
-    # The architecture, not the instance: Keras numbers the names of
-    # repeated loads (`bert_backbone_1`) and freezing flips `trainable`.
-    config = {
-        k: v
-        for k, v in extractor.backbone.get_config().items()
-        if k not in ("name", "trainable")
-    }
-    text = json.dumps(config, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode()).hexdigest()
-
-
-def _matching_extractor(extractor, pooled):
+def matching_extractor(extractor, pooled):
+    """`extractor` with `pooling` switched to match `pooled` (shared
+    backbone, no copy)."""
     want = "mean" if pooled else None
     if extractor.pooling == want:
         return extractor
-    cls = type(extractor)
-    return cls(
+    return type(extractor)(
         extractor.backbone,
-        layers=extractor.layers_arg,
+        layers=extractor.layer_indices,
         include_embeddings=extractor.include_embeddings,
         pooling=want,
         mixed_widths=extractor.mixed_widths,
@@ -215,11 +215,113 @@ def _matching_extractor(extractor, pooled):
     )
 
 
+def cache_settings(
+    extractor,
+    preprocessor,
+    pooled,
+    dtype,
+    count,
+    data_fingerprint,
+    has_labels,
+    class_names,
+):
+    """Everything that changes a cache's features, as a JSON-able dict."""
+    from keras_daam.backbones import backbone_fingerprint
+
+    preprocessing = None
+    if preprocessor is not None:
+        if hasattr(preprocessor, "settings"):
+            preprocessing = preprocessor.settings()
+        else:
+            preprocessing = {"callable": getattr(preprocessor, "__name__", "?")}
+    return {
+        "format_version": FORMAT_VERSION,
+        "extractor": _normalise_extractor_settings(extractor),
+        "backbone_fingerprint": backbone_fingerprint(extractor.backbone),
+        "preprocessing": preprocessing,
+        "pooled": bool(pooled),
+        "dtype": dtype,
+        "count": int(count),
+        "data_fingerprint": data_fingerprint,
+        "has_labels": bool(has_labels),
+        "class_names": list(class_names) if class_names is not None else None,
+    }
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _differences(old, new):
+    a, b = _flatten(old), _flatten(new)
+    return {
+        k: (a.get(k), b.get(k))
+        for k in sorted(set(a) | set(b))
+        if a.get(k) != b.get(k)
+    }
+
+
+def _describe(differences):
+    def short(v):
+        text = repr(v)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    parts = []
+    for key, (cached, requested) in differences.items():
+        if key == "data_fingerprint":
+            parts.append("the data differ (some item or label changed)")
+        elif key == "backbone_fingerprint":
+            parts.append("the backbone's weights or architecture differ")
+        else:
+            parts.append(
+                f"{key}: cached {short(cached)}, now {short(requested)}"
+            )
+    return "; ".join(parts)
+
+
+def _prepare_labels(data, labels, class_names):
+    """Integer labels and class names from the arguments (or a Dataset)."""
+    if labels is None and getattr(data, "labels", None) is not None:
+        labels = data.labels
+    if labels is None:
+        return None, class_names
+    labels = np.asarray(labels)
+    if labels.dtype.kind in ("U", "S", "O"):
+        from keras_daam.data import encode_labels
+
+        return encode_labels(list(labels), class_names)
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(
+            labels != np.round(labels)
+        ):
+            bad = labels[~np.isfinite(labels) | (labels != np.round(labels))]
+            raise ValueError(
+                "`labels` must be integer class ids (or class names). "
+                f"Received non-integer values such as {bad[:3].tolist()}."
+            )
+        labels = labels.astype("int64")
+    if labels.dtype.kind in ("i", "u") and class_names is not None:
+        bad = labels[(labels < 0) | (labels >= len(class_names))]
+        if bad.size:
+            raise ValueError(
+                f"`labels` holds ids {sorted(set(bad.tolist()))[:5]} outside "
+                f"the {len(class_names)} classes of `class_names`."
+            )
+    return labels, class_names
+
+
 def extract_to_cache(
     extractor,
     data,
     cache_dir,
-    batch_size=32,
+    batch_size=None,
     pooled=True,
     dtype=None,
     labels=None,
@@ -227,180 +329,194 @@ def extract_to_cache(
     num_samples=None,
     overwrite=False,
     verbose=True,
+    class_names=None,
+    data_fingerprint=None,
+    description=None,
 ):
     """Runs a frozen extractor over a dataset into an on-disk cache.
+
+    A finished cache of the same data and settings is reused; an
+    interrupted one (Ctrl-C, a crash) resumes where it stopped; a cache of
+    other data or settings is refused (`CacheMismatchError`, naming each
+    difference) unless `overwrite=True`. Texts are sorted by token length
+    and batched in length buckets (see `keras_daam.features.extraction`);
+    rows keep the order of `data`.
 
     Args:
         extractor: a `keras_daam.backbones.LayerwiseFeatureExtractor`. Its
             pooling is switched to match `pooled` (sharing the backbone).
-        data: numpy array, dict of arrays (the backbone's inputs), a list
-            of strings / file paths (needs `preprocessor`), or an iterable
-            of batches `x` or `(x, y)` (generator, `tf.data.Dataset`; a
-            callable returning a fresh iterator is best, as resuming
-            re-iterates it and skips what is already written).
-        cache_dir: str. Folder of the cache (created).
-        batch_size: int. Batch size for arrays and lists. Defaults to 32.
+        data: a `keras_daam.data.Dataset`; a list of strings or file paths
+            (needs `preprocessor`); a NumPy array or dict of arrays (the
+            backbone's inputs, or raw images/waveforms for `preprocessor`);
+            or an iterable of batches `x` or `(x, y)` (a callable returning
+            a fresh iterator is best: resuming and fingerprinting iterate it
+            again).
+        cache_dir: str. Folder of the cache: new, empty, or a keras_daam
+            cache. A folder holding other files is refused.
+        batch_size: int. Defaults to a throughput-minded size per modality
+            (`extraction.DEFAULT_BATCH_SIZES`).
         pooled: bool. Cache `[N, L, d]` (True) or `[N, L, T, d]` with its
             padding mask (False). Defaults to `True`.
         dtype: numpy dtype on disk. Defaults to `"float32"` pooled and
             `"float16"` unpooled.
-        labels: optional array of N labels to store alongside.
-        preprocessor: optional callable (e.g. a KerasHub preprocessor)
-            turning a batch of raw items into the backbone's inputs.
+        labels: optional N labels: integer ids or class names (strings,
+            encoded with `keras_daam.data.encode_labels`: numeric names in
+            numeric order). A `Dataset`'s own labels are used by default.
+        preprocessor: optional callable turning raw items into backbone
+            inputs; `keras_daam.features.make_preprocessor` records its
+            settings in the cache.
         num_samples: int. Required for iterables without `len()`.
-        overwrite: bool. Delete and rebuild a cache made with other
-            settings (or a finished one). Without it, a cache with
-            different settings raises. Defaults to `False`.
-        verbose: bool. Progress bar (tqdm if installed) and size report.
+        overwrite: bool. Rebuild a cache made from other data or settings
+            (only this cache's own files are deleted). Defaults to `False`.
+        verbose: bool. A progress bar and a size report.
+        class_names: optional list naming the label ids (string labels are
+            mapped onto it by name).
+        data_fingerprint: optional str, the data's fingerprint when the
+            caller computed it (skips hashing the data again).
+        description: optional JSON-able dict stored (not compared) in the
+            metadata, e.g. the data's source and skipped files.
 
     Returns:
         The `FeatureCache` of the finished cache.
+
+    Raises:
+        CacheMismatchError: the cache holds other data or settings.
+        CacheLockedError: another process is writing the cache.
+        CacheError: the folder holds files keras_daam did not write.
+        ValueError: invalid arguments or data.
     """
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be >= 1. Received {batch_size}")
-    if _is_text_or_paths(data) and preprocessor is None:
+    if batch_size is not None:
+        batch_size = check_positive_int("batch_size", batch_size)
+    else:
+        batch_size = default_batch_size(extractor)
+    items = getattr(data, "items", data) if hasattr(data, "modality") else data
+    if is_text_or_paths(items) and preprocessor is None:
         raise ValueError(
             "`data` holds strings or paths: pass `preprocessor=` (e.g. "
-            "`keras_hub.models.BertTextClassifierPreprocessor.from_preset("
-            "preset)`) to turn them into backbone inputs."
+            "`keras_daam.features.make_preprocessor(extractor, preset)`) to "
+            "turn them into backbone inputs."
         )
-    extractor = _matching_extractor(extractor, pooled)
+    extractor = matching_extractor(extractor, pooled)
     dtype = np.dtype(dtype or ("float32" if pooled else "float16")).name
-    if isinstance(data, (dict, np.ndarray, list, tuple)):
-        count = _length(data)
+    if is_indexable(items):
+        count = data_length(items)
     elif num_samples is not None:
-        count = int(num_samples)
-    elif hasattr(data, "__len__"):
-        raise ValueError(
-            "`data` is an iterable of batches: pass `num_samples=` (the "
-            "number of samples, not batches)."
-        )
+        count = check_positive_int("num_samples", num_samples)
     else:
         raise ValueError(
-            "`data` has no length: pass `num_samples=` (the number of "
-            "samples it yields)."
+            "`data` is an iterable of batches: pass `num_samples=` (the "
+            "number of samples it yields, not batches)."
         )
+    if count == 0:
+        raise ValueError("`data` is empty: there is nothing to extract.")
+    labels, class_names = _prepare_labels(data, labels, class_names)
     if labels is not None and len(labels) != count:
         raise ValueError(
             f"`labels` has {len(labels)} entries but `data` has {count}."
         )
-    settings = dict(extractor.settings())
-    settings.update(
-        {
-            "format_version": FORMAT_VERSION,
-            "pooled": bool(pooled),
-            "dtype": dtype,
-            "count": count,
-            "backbone_fingerprint": _backbone_fingerprint(extractor),
-            "data_fingerprint": _fingerprint_data(data, labels),
-            "has_labels": labels is not None,
-        }
+    labels_from_batches = False
+    if labels is None and not is_indexable(items):
+        labels = batch_labels_of(data)
+        labels_from_batches = labels is not None
+    if data_fingerprint is None:
+        data_fingerprint = fingerprint_data(
+            data, None if labels_from_batches else labels, class_names
+        )
+    order = processing_order_key(items, preprocessor, batch_size)
+    settings = cache_settings(
+        extractor,
+        preprocessor,
+        pooled,
+        dtype,
+        count,
+        data_fingerprint,
+        labels is not None,
+        class_names,
     )
-    os.makedirs(cache_dir, exist_ok=True)
-    meta_path = os.path.join(cache_dir, METADATA)
+    prepare_output_folder(cache_dir, OWN_FILES, what="feature cache")
+    with _Lock(cache_dir, "feature cache"):
+        start = _check_existing(cache_dir, settings, order, overwrite, verbose)
+        if start is None:
+            return FeatureCache(cache_dir)
+        return _write(
+            extractor,
+            items,
+            cache_dir,
+            settings,
+            start,
+            batch_size,
+            preprocessor,
+            labels,
+            description,
+            order,
+            verbose,
+        )
+
+
+def _remove_own_files(cache_dir):
+    for name in (METADATA, PROGRESS, FEATURES, MASK, LABELS):
+        path = os.path.join(cache_dir, name)
+        if os.path.exists(path):
+            os.remove(path)
+
+
+def _check_existing(cache_dir, settings, order, overwrite, verbose):
+    """Batches already done (0 for a new cache), or None to reuse it.
+
+    A resumed extraction must cut the data into the same batches: with
+    another batch size (`order`), it starts again from the first batch.
+    """
+    old = read_metadata(cache_dir)
+    if old is None:
+        _remove_own_files(cache_dir)  # a stray progress/features file
+        return 0
+    if overwrite:
+        _remove_own_files(cache_dir)
+        return 0
+    if old.get("format") != FORMAT:
+        raise CacheMismatchError(
+            f"The cache at {cache_dir} was written by an older keras_daam "
+            "whose fingerprints cover only part of the data and settings, "
+            f"so it cannot be checked against this request. {REBUILD_HINT}",
+            {"format": (old.get("format"), FORMAT)},
+        )
+    differences = _differences(old["settings"], settings)
+    if differences:
+        raise CacheMismatchError(
+            f"The cache at {cache_dir} was built from other data or with "
+            f"other settings: {_describe(differences)}. {REBUILD_HINT}",
+            differences,
+        )
+    if old.get("complete"):
+        if verbose:
+            print(f"Reusing the finished cache at {cache_dir}.")
+        return None
     progress_path = os.path.join(cache_dir, PROGRESS)
     start = 0
-    if os.path.exists(meta_path):
-        old = _read_json(meta_path)
-        diff = {
-            k: (old["settings"].get(k), v)
-            for k, v in settings.items()
-            if old["settings"].get(k) != v
-        }
-        if overwrite:
-            _clear(cache_dir)
-        elif diff:
-            details = "; ".join(
-                f"{k}: cached {a!r} vs requested {b!r}"
-                for k, (a, b) in diff.items()
-            )
-            raise ValueError(
-                f"The cache at {cache_dir!r} was built with different "
-                f"settings ({details}). Use another folder, or pass "
-                "`overwrite=True` to rebuild it."
-            )
-        elif old.get("complete"):
-            if verbose:
-                print(f"Reusing the finished cache at {cache_dir}.")
-            return FeatureCache(cache_dir)
-        else:
-            if os.path.exists(progress_path):
-                start = int(_read_json(progress_path)["done"])
-            if verbose:
-                print(f"Resuming extraction at {start}/{count}.")
-    metadata = {"settings": settings, "complete": False, "shapes": None}
-    if os.path.exists(meta_path) and start > 0:
-        metadata = _read_json(meta_path)
-
-    features = mask = label_store = None
-    if start > 0:
-        features = np.load(os.path.join(cache_dir, FEATURES), mmap_mode="r+")
-        if not pooled:
-            mask = np.load(os.path.join(cache_dir, MASK), mmap_mode="r+")
-        if labels is None and settings["has_labels"] is False:
-            label_path = os.path.join(cache_dir, LABELS)
-            if os.path.exists(label_path):
-                label_store = np.load(label_path, mmap_mode="r+")
-    if start == 0:
-        _atomic_write_json(meta_path, metadata)
-        _atomic_write_json(progress_path, {"done": 0})
-    if labels is not None:
-        np.save(os.path.join(cache_dir, LABELS), np.asarray(labels))
-
-    bar = _Progress(count, start, verbose, "extracting features")
-    done = start
-    try:
-        for x, y in _batches(data, batch_size, start, labels, preprocessor):
-            out = extractor.predict_on_batch(x)
-            if pooled:
-                feats, m = np.asarray(out), None
-            else:
-                feats = np.asarray(out["hidden_states"])
-                m = np.asarray(out["padding_mask"]).astype(bool)
-            n = feats.shape[0]
-            if done + n > count:
-                raise ValueError(
-                    f"`data` yielded more than num_samples={count} samples."
-                )
-            if features is None:
-                features, mask, label_store = _create_arrays(
-                    cache_dir, metadata, feats, m, y, count, dtype, verbose
-                )
-            if feats.shape[1:] != features.shape[1:]:
-                raise ValueError(
-                    f"Batch features have shape {feats.shape[1:]} but the "
-                    f"cache holds {features.shape[1:]}: pad every batch to "
-                    "the same length for an unpooled cache."
-                )
-            features[done : done + n] = feats.astype(dtype)
-            if mask is not None:
-                mask[done : done + n] = m
-            if label_store is not None and y is not None:
-                label_store[done : done + n] = y
-            done += n
-            features.flush()
-            if mask is not None:
-                mask.flush()
-            if label_store is not None:
-                label_store.flush()
-            _atomic_write_json(progress_path, {"done": done})
-            bar.update(n)
-    finally:
-        bar.close()
-    if done != count:
-        raise ValueError(
-            f"`data` yielded {done} samples but {count} were expected."
-        )
-    metadata["complete"] = True
-    metadata["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    _atomic_write_json(meta_path, metadata)
-    return FeatureCache(cache_dir)
+    if os.path.exists(progress_path) and os.path.exists(
+        os.path.join(cache_dir, FEATURES)
+    ):
+        progress = _read_json(progress_path)
+        if progress.get("order") == order:
+            start = int(progress.get("batches", 0))
+    if verbose and start:
+        rows = _read_json(progress_path).get("rows", 0)
+        print(f"Resuming extraction at {rows}/{settings['count']}.")
+    return start
 
 
-def _create_arrays(cache_dir, metadata, feats, m, y, count, dtype, verbose):
+def _open_arrays(cache_dir, settings, first_out, sequence_length, verbose):
     from numpy.lib.format import open_memmap
 
-    shape = (count,) + feats.shape[1:]
+    count, dtype = settings["count"], settings["dtype"]
+    if settings["pooled"]:
+        shape = (count,) + tuple(first_out.shape[1:])
+        mask_shape = None
+    else:
+        hidden = first_out["hidden_states"]
+        t = sequence_length or hidden.shape[2]
+        shape = (count, hidden.shape[1], t, hidden.shape[3])
+        mask_shape = (count, t)
     size = int(np.prod(shape)) * np.dtype(dtype).itemsize
     if verbose:
         print(
@@ -410,36 +526,139 @@ def _create_arrays(cache_dir, metadata, feats, m, y, count, dtype, verbose):
         os.path.join(cache_dir, FEATURES), mode="w+", dtype=dtype, shape=shape
     )
     mask = None
-    shapes = {"features": list(shape)}
-    if m is not None:
-        mask_shape = (count,) + m.shape[1:]
+    if mask_shape is not None:
         mask = open_memmap(
             os.path.join(cache_dir, MASK),
             mode="w+",
             dtype="bool",
             shape=mask_shape,
         )
-        shapes["padding_mask"] = list(mask_shape)
-    label_store = None
-    label_path = os.path.join(cache_dir, LABELS)
-    if y is not None and not os.path.exists(label_path):
-        # Labels that come with the batches of an iterable.
-        y = np.asarray(y)
-        label_store = open_memmap(
-            label_path, mode="w+", dtype=y.dtype, shape=(count,) + y.shape[1:]
+    return features, mask
+
+
+def _write(
+    extractor,
+    items,
+    cache_dir,
+    settings,
+    start,
+    batch_size,
+    preprocessor,
+    labels,
+    description,
+    order,
+    verbose,
+):
+    import keras
+
+    meta_path = os.path.join(cache_dir, METADATA)
+    progress_path = os.path.join(cache_dir, PROGRESS)
+    count = settings["count"]
+    metadata = {
+        "format": FORMAT,
+        "settings": settings,
+        "complete": False,
+        "shapes": None,
+        "description": description or {},
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    state = {"features": None, "mask": None, "rows": 0, "batches": start}
+    if start > 0:
+        metadata = read_metadata(cache_dir)
+        state["features"] = np.load(
+            os.path.join(cache_dir, FEATURES), mmap_mode="r+"
         )
-        metadata["settings"]["labels_from_batches"] = True
-    metadata["shapes"] = shapes
-    metadata["bytes"] = size
-    _atomic_write_json(os.path.join(cache_dir, METADATA), metadata)
-    return features, mask, label_store
+        if not settings["pooled"]:
+            state["mask"] = np.load(
+                os.path.join(cache_dir, MASK), mmap_mode="r+"
+            )
+        state["rows"] = int(_read_json(progress_path).get("rows", 0))
+    else:
+        _atomic_write_json(meta_path, metadata)
+    progress = {"batches": start, "rows": state["rows"], "order": order}
+    _atomic_write_json(progress_path, progress)
+    if labels is not None:
+        np.save(os.path.join(cache_dir, LABELS), np.asarray(labels))
+    sequence_length = getattr(preprocessor, "sequence_length", None)
+    bar = keras.utils.Progbar(
+        count, verbose=1 if verbose else 0, unit_name="item"
+    )
+    if state["rows"]:
+        bar.update(state["rows"])
+
+    def sink(batch, out):
+        if state["features"] is None:
+            state["features"], state["mask"] = _open_arrays(
+                cache_dir, settings, out, sequence_length, verbose
+            )
+            shapes = {"features": list(state["features"].shape)}
+            if state["mask"] is not None:
+                shapes["padding_mask"] = list(state["mask"].shape)
+            metadata["shapes"] = shapes
+            _atomic_write_json(meta_path, metadata)
+        features, rows = state["features"], batch.rows
+        if rows.size and rows.max() >= count:
+            raise ValueError(
+                f"`data` yielded more than num_samples={count} samples."
+            )
+        if settings["pooled"]:
+            _check_shape(out.shape[1:], features.shape[1:])
+            features[rows] = out.astype(features.dtype)
+        else:
+            hidden = out["hidden_states"]
+            t = hidden.shape[2]
+            _check_shape(
+                (hidden.shape[1], hidden.shape[3]),
+                (features.shape[1], features.shape[3]),
+            )
+            if t > features.shape[2]:
+                raise ValueError(
+                    f"A batch has {t} tokens but the cache holds "
+                    f"{features.shape[2]}: pad every batch to the same length "
+                    "for an unpooled cache."
+                )
+            block = np.zeros((len(rows),) + features.shape[1:], features.dtype)
+            block[:, :, :t] = hidden
+            features[rows] = block
+            m = np.zeros((len(rows), features.shape[2]), bool)
+            m[:, :t] = out["padding_mask"].astype(bool)
+            state["mask"][rows] = m
+            state["mask"].flush()
+        features.flush()
+        state["rows"] += len(rows)
+        state["batches"] += 1
+        progress.update(batches=state["batches"], rows=state["rows"])
+        _atomic_write_json(progress_path, progress)
+        bar.update(state["rows"])
+
+    batches = plan_batches(items, batch_size, preprocessor, start_batch=start)
+    run_batches(
+        extractor, batches, sink, batch_size, pad_batches=count > batch_size
+    )
+    if state["rows"] != count:
+        raise ValueError(
+            f"`data` yielded {state['rows']} samples but {count} were expected."
+        )
+    metadata["complete"] = True
+    metadata["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    _atomic_write_json(meta_path, metadata)
+    notes = (
+        preprocessor.describe_notes()
+        if hasattr(preprocessor, "describe_notes")
+        else []
+    )
+    if verbose:
+        for note in notes:
+            print(f"Note: {note}.")
+    return FeatureCache(cache_dir)
 
 
-def _clear(cache_dir):
-    for name in (METADATA, PROGRESS, FEATURES, MASK, LABELS):
-        path = os.path.join(cache_dir, name)
-        if os.path.exists(path):
-            os.remove(path)
+def _check_shape(got, want):
+    if tuple(got) != tuple(want):
+        raise ValueError(
+            f"Batch features have shape {tuple(got)} but the cache holds "
+            f"{tuple(want)}."
+        )
 
 
 class FeatureCache:
@@ -454,8 +673,11 @@ class FeatureCache:
     Attributes:
         features: `[N, L, d]` or `[N, L, T, d]` array (read-only memmap).
         padding_mask: `[N, T]` bool memmap (unpooled) or None.
-        labels: array of N labels or None.
-        metadata: dict, the cache's settings and shapes.
+        labels: array of N integer labels or None.
+        class_names: list naming the labels, or None.
+        settings: dict, everything that made the features (see
+            `extract_to_cache`).
+        metadata: dict, the whole `metadata.json`.
 
     Example:
 
@@ -469,33 +691,44 @@ class FeatureCache:
     """
 
     def __init__(self, cache_dir, layers=None):
-        meta_path = os.path.join(cache_dir, METADATA)
-        if not os.path.exists(meta_path):
+        cache_dir = os.fspath(cache_dir)
+        if not os.path.isdir(cache_dir):
             raise FileNotFoundError(
-                f"No feature cache at {cache_dir!r} (no {METADATA})."
+                f"No feature cache at {cache_dir} (no such folder)."
+            )
+        metadata = read_metadata(cache_dir)
+        if metadata is None:
+            raise FileNotFoundError(
+                f"No feature cache at {cache_dir} (no {METADATA})."
             )
         self.cache_dir = cache_dir
-        self.metadata = _read_json(meta_path)
-        if not self.metadata.get("complete"):
+        self.metadata = metadata
+        self.settings = metadata["settings"]
+        if not metadata.get("complete"):
             done = 0
             progress = os.path.join(cache_dir, PROGRESS)
             if os.path.exists(progress):
-                done = _read_json(progress)["done"]
-            raise ValueError(
-                f"The cache at {cache_dir!r} is incomplete ({done}/"
-                f"{self.metadata['settings']['count']} samples). Call "
-                "`extract_to_cache` again with the same arguments to resume."
+                done = _read_json(progress).get("rows", 0)
+            raise CacheError(
+                f"The cache at {cache_dir} is incomplete ({done}/"
+                f"{self.settings['count']} samples): run the same extraction "
+                "again to resume it."
             )
-        self.settings = self.metadata["settings"]
-        self._features = np.load(
-            os.path.join(cache_dir, FEATURES), mmap_mode="r"
-        )
-        expected = tuple(self.metadata["shapes"]["features"])
+        try:
+            self._features = np.load(
+                os.path.join(cache_dir, FEATURES), mmap_mode="r"
+            )
+        except (OSError, ValueError) as error:
+            raise CacheError(
+                f"{FEATURES} in {cache_dir} cannot be read ({error}): the "
+                f"cache is corrupted. {REBUILD_HINT}"
+            ) from None
+        expected = tuple(metadata["shapes"]["features"])
         if self._features.shape != expected:
-            raise ValueError(
-                f"{FEATURES} in {cache_dir!r} has shape "
-                f"{self._features.shape}, metadata says {expected}: the "
-                "cache is corrupted; rebuild it with `overwrite=True`."
+            raise CacheError(
+                f"{FEATURES} in {cache_dir} has shape {self._features.shape}, "
+                f"the metadata says {expected}: the cache is corrupted. "
+                f"{REBUILD_HINT}"
             )
         mask_path = os.path.join(cache_dir, MASK)
         self.padding_mask = (
@@ -507,6 +740,12 @@ class FeatureCache:
         self.labels = (
             np.load(label_path) if os.path.exists(label_path) else None
         )
+        if self.labels is not None and len(self.labels) != len(self._features):
+            raise CacheError(
+                f"{LABELS} in {cache_dir} has {len(self.labels)} labels for "
+                f"{len(self._features)} samples: the cache is corrupted. "
+                f"{REBUILD_HINT}"
+            )
         num_layers = self._features.shape[1]
         if layers is not None:
             layers = [int(i) for i in np.atleast_1d(layers)]
@@ -519,6 +758,24 @@ class FeatureCache:
         self.layers = layers
 
     @property
+    def extractor_settings(self):
+        # Format 1 kept the extractor's settings at the top level.
+        return self.settings.get("extractor", self.settings)
+
+    @property
+    def class_names(self):
+        names = self.settings.get("class_names")
+        return list(names) if names is not None else None
+
+    @property
+    def preprocessing(self):
+        return self.settings.get("preprocessing")
+
+    @property
+    def preset(self):
+        return self.extractor_settings.get("preset")
+
+    @property
     def features(self):
         if self.layers is None:
             return self._features
@@ -526,7 +783,10 @@ class FeatureCache:
 
     @property
     def layer_names(self):
-        return list(self.settings["layer_names"])
+        names = list(self.extractor_settings["layer_names"])
+        if self.layers is None:
+            return names
+        return [names[i] for i in self.layers]
 
     @property
     def pooled(self):
@@ -547,25 +807,40 @@ class FeatureCache:
         return (
             f"FeatureCache({self.cache_dir!r}, n={len(self)}, "
             f"shape={tuple(self._features.shape)}, "
-            f"dtype={self._features.dtype}, "
-            f"preset={self.settings.get('preset')!r})"
+            f"dtype={self._features.dtype}, preset={self.preset!r})"
         )
 
-    def check_compatible(self, extractor):
-        """Raises a ValueError if `extractor` would produce other features."""
-        mine = self.settings
-        theirs = extractor.settings()
-        keys = ("family", "layer_indices", "include_embeddings", "mixed_widths")
-        diff = {
-            k: (mine.get(k), theirs.get(k))
+    def check_compatible(self, extractor, preprocessor=None):
+        """Raises `CacheMismatchError` if `extractor` (and `preprocessor`)
+        would make other features than the cached ones."""
+        from keras_daam.backbones import backbone_fingerprint
+
+        mine = dict(self.extractor_settings)
+        theirs = _normalise_extractor_settings(extractor)
+        keys = (
+            "family",
+            "layer_indices",
+            "include_embeddings",
+            "mixed_widths",
+            "feature_dim",
+        )
+        differences = {
+            f"extractor.{k}": (mine.get(k), theirs.get(k))
             for k in keys
             if mine.get(k) != theirs.get(k)
         }
-        fingerprint = _backbone_fingerprint(extractor)
-        if mine.get("backbone_fingerprint") != fingerprint:
-            diff["backbone_config"] = ("cached", "different")
-        if diff:
-            raise ValueError(
-                f"The cache at {self.cache_dir!r} does not match this "
-                f"extractor: {diff}."
+        if self.settings.get("backbone_fingerprint") != backbone_fingerprint(
+            extractor.backbone
+        ):
+            differences["backbone_fingerprint"] = ("cached", "this backbone")
+        if preprocessor is not None and hasattr(preprocessor, "settings"):
+            for k, (a, b) in _differences(
+                self.preprocessing or {}, preprocessor.settings()
+            ).items():
+                differences[f"preprocessing.{k}"] = (a, b)
+        if differences:
+            raise CacheMismatchError(
+                f"The cache at {self.cache_dir} does not match this "
+                f"model: {_describe(differences)}.",
+                differences,
             )
