@@ -9,7 +9,6 @@ test voices were never heard in training.
 """
 
 import json
-import math
 import os
 import pathlib
 import shutil
@@ -18,7 +17,10 @@ import tempfile
 
 import numpy as np
 
-from keras_daam.datasets._split import split_indices
+from keras_daam.data import fix_length
+from keras_daam.data import read_audio
+from keras_daam.data import split_indices
+from keras_daam.utils import check_int
 
 SAMPLE_RATE = 16000
 DIGIT_WORDS = (
@@ -100,25 +102,6 @@ def _speak(voice, text, wav_path):
         )
 
 
-def read_wav_16k(path):
-    """Reads a WAV file as mono float32 in [-1, 1] resampled to 16 kHz."""
-    from scipy.io import wavfile
-    from scipy.signal import resample_poly
-
-    rate, data = wavfile.read(path)
-    if data.ndim > 1:
-        data = data.mean(axis=1)
-    if data.dtype == np.int16:
-        data = data.astype("float32") / 32768.0
-    else:
-        data = data.astype("float32")
-    if rate != SAMPLE_RATE:
-        # 22,050 Hz (espeak-ng) -> 16 kHz is up 320, down 441.
-        g = math.gcd(SAMPLE_RATE, rate)
-        data = resample_poly(data, SAMPLE_RATE // g, rate // g)
-    return data.astype("float32")
-
-
 def synthesize_spoken_digits(output_dir, voices=None, digits=range(10)):
     """Speaks the digit words with TTS voices and caches 16 kHz WAV files.
 
@@ -155,7 +138,8 @@ def synthesize_spoken_digits(output_dir, voices=None, digits=range(10)):
                 with tempfile.TemporaryDirectory() as tmp:
                     raw = pathlib.Path(tmp) / "raw.wav"
                     _speak(voice, DIGIT_WORDS[int(d)], raw)
-                    wave = read_wav_16k(raw)
+                    # espeak-ng writes 22,050 Hz (resampled by 320/441).
+                    wave, _ = read_audio(raw, SAMPLE_RATE)
                 pcm = np.clip(wave * 32767.0, -32768, 32767).astype("int16")
                 partial = folder / f".{int(d)}.tmp.wav"
                 wavfile.write(partial, SAMPLE_RATE, pcm)
@@ -170,12 +154,6 @@ def synthesize_spoken_digits(output_dir, voices=None, digits=range(10)):
     with open(output_dir / "manifest.json", "w") as f:
         json.dump(entries, f, indent=1)
     return entries
-
-
-def _fix_length(wave, length):
-    out = np.zeros(length, dtype="float32")
-    out[: min(length, len(wave))] = wave[:length]
-    return out
 
 
 def load_spoken_digits(
@@ -202,7 +180,8 @@ def load_spoken_digits(
             `$KERAS_DAAM_CACHE/spoken_digits` or
             `~/.cache/keras_daam/spoken_digits`.
         voices: voice dicts, or `None` for `default_voices()`.
-        length: int. Samples per waveform (zero-padded or cut at the end).
+        length: int >= 1. Samples per waveform (zero-padded or cut at the
+            end, `keras_daam.data.fix_length` with `crop="start"`).
             Defaults to 16000 (1 s).
 
     Returns:
@@ -211,15 +190,9 @@ def load_spoken_digits(
         `[N, length]` at 16 kHz, int64 labels in [0, 10) and voice ids
         (str arrays).
     """
-    for name, value in (
-        ("num_test_voices", num_test_voices),
-        ("num_val_voices", num_val_voices),
-        ("length", length),
-    ):
-        if not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(
-                f"`{name}` must be a non-negative int. Received: {value!r}"
-            )
+    num_test_voices = check_int("num_test_voices", num_test_voices, 0)
+    num_val_voices = check_int("num_val_voices", num_val_voices, 0)
+    length = check_int("length", length, 1)
     if cache_dir is None:
         root = os.environ.get("KERAS_DAAM_CACHE", "~/.cache/keras_daam")
         cache_dir = pathlib.Path(root).expanduser() / "spoken_digits"
@@ -243,16 +216,10 @@ def load_spoken_digits(
     def gather(voice_indices):
         chosen = {ids[i] for i in voice_indices}
         rows = [e for e in entries if e["voice"] in chosen]
-        x = (
-            np.stack(
-                [
-                    _fix_length(read_wav_16k(cache_dir / e["path"]), length)
-                    for e in rows
-                ]
-            )
-            if rows
-            else np.zeros((0, length), "float32")
-        )
+        waves = [
+            read_audio(cache_dir / e["path"], SAMPLE_RATE)[0] for e in rows
+        ]
+        x, _ = fix_length(waves, length)
         y = np.asarray([e["label"] for e in rows], dtype="int64")
         v = np.asarray([e["voice"] for e in rows], dtype=str)
         return x, y, v

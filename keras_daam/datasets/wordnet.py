@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 
-from keras_daam.datasets._split import check_sizes
-from keras_daam.datasets._split import split_indices
+from keras_daam.data import check_sizes
+from keras_daam.data import split_indices
 
 DEFAULT_PATH = "/usr/share/wordnet/data.noun"
 

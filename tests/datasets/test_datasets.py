@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from keras_daam import datasets
+from keras_daam.data import read_audio
 from keras_daam.datasets import spoken_digits
 from keras_daam.datasets import wordnet
 
@@ -140,7 +141,8 @@ def test_synthesize_and_load_split_by_voice(tmp_path):
         tmp_path, voices[:1], digits=[1, 7]
     )
     assert [e["label"] for e in entries] == [1, 7]
-    wave = spoken_digits.read_wav_16k(tmp_path / entries[0]["path"])
+    wave, info = read_audio(tmp_path / entries[0]["path"], 16000)
+    assert (info["sample_rate"], info["bit_depth"]) == (16000, 16)
     assert wave.dtype == np.float32 and 0.05 < np.abs(wave).max() <= 1.0
     # About 0.3-1 s of speech at 16 kHz.
     assert 3000 < len(wave) < 20000
@@ -154,7 +156,16 @@ def test_synthesize_and_load_split_by_voice(tmp_path):
     assert va[0].shape == (0, 8000)
     assert not set(tr[2]) & set(te[2])
     assert sorted(te[1].tolist()) == list(range(10))
+    # The cut keeps the start of each clip (fix_length, crop="start").
+    (full, _, _), _ = spoken_digits.load_spoken_digits(
+        num_test_voices=1, cache_dir=tmp_path, voices=voices, length=20000
+    )
+    np.testing.assert_array_equal(tr[0], full[0][:, :8000])
     with pytest.raises(ValueError, match="leave one for training"):
         spoken_digits.load_spoken_digits(
             num_test_voices=3, cache_dir=tmp_path, voices=voices
+        )
+    with pytest.raises(ValueError, match="`length` must be >= 1"):
+        spoken_digits.load_spoken_digits(
+            cache_dir=tmp_path, voices=voices, length=0
         )
