@@ -1,65 +1,171 @@
 """GQA-DAAM: DAAM over the layer axis, then grouped-query self-attention."""
 
+import math
+
 import keras
 from keras import ops
 
 from keras_daam.layers.density_attention import FORMULATIONS
 from keras_daam.layers.density_attention import DensityAdaptiveAttention
+from keras_daam.utils import check_choice
+from keras_daam.utils import check_float
+from keras_daam.utils import check_positive_int
+from keras_daam.utils import clone_initializer
 
 
-class _NormalizedGroupedQueryAttention(keras.layers.GroupQueryAttention):
-    """Keras GQA with an optional LayerNorm before the output projection.
+class _GroupedQueryAttention(keras.layers.Layer):
+    """Grouped-query self-attention with a LayerNorm before the output.
 
-    `keras.layers.GroupQueryAttention` projects the concatenated heads
-    straight through its output projection. The paper (following MAGNETO /
-    Sub-LN) normalises the attention output first. `_compute_attention` is
-    the hook between the two, so the norm is applied there; everything else
-    (projections, key/value repetition, masking, scores) is Keras's own.
+    Standard GQA ([Ainslie et al., 2023](https://arxiv.org/abs/2305.13245)):
+    `num_query_heads` query heads in `num_key_value_heads` groups (query
+    head `u` reads key/value head `u // (num_query_heads //
+    num_key_value_heads)`), scores scaled once by `1 / sqrt(head_dim)`, one
+    attention map per query head. The concatenated heads are normalised
+    (the paper's MAGNETO / Sub-LN placement) before the output projection.
+
+    Public Keras API only (`EinsumDense`, `LayerNormalization`, `Dropout`,
+    `keras.ops`): `keras.layers.GroupQueryAttention` offers no public hook
+    between its attention and its output projection. The sublayers keep
+    the attribute and layer names they had when this layer subclassed it
+    (`_query_dense` named `"query"`, ...): `.keras` and `.weights.h5` files
+    address variables by attribute path, so files written then load
+    unchanged.
+
+    The logits and the softmax run in float32 whatever the dtype policy;
+    the probabilities are cast back to the compute dtype. Keys and values
+    are not repeated per query head: the query is viewed as `[..., key/value
+    heads, group, head_dim]` and the einsums broadcast over the group.
     """
 
-    def __init__(self, use_output_norm=True, norm_epsilon=1e-5, **kwargs):
+    def __init__(
+        self,
+        head_dim,
+        num_query_heads,
+        num_key_value_heads,
+        dropout=0.0,
+        use_bias=True,
+        use_output_norm=True,
+        norm_epsilon=1e-5,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        self.head_dim = head_dim
+        self.num_query_heads = num_query_heads
+        self.num_key_value_heads = num_key_value_heads
+        self.num_groups = num_query_heads // num_key_value_heads
+        self.dropout = dropout
+        self.use_bias = use_bias
         self.use_output_norm = use_output_norm
         self.norm_epsilon = norm_epsilon
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.seed = seed
+        self._inverse_sqrt_head_dim = 1.0 / math.sqrt(float(head_dim))
+        # The projected input may carry the Keras mask of the outer layer's
+        # input; masking itself uses the explicit `padding_mask`.
+        self.supports_masking = True
 
-    def build(self, query_shape, value_shape, key_shape=None):
-        super().build(query_shape, value_shape, key_shape)
+    def _dense(self, equation, output_shape, bias_axes, name):
+        return keras.layers.EinsumDense(
+            equation,
+            output_shape=output_shape,
+            bias_axes=bias_axes if self.use_bias else None,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def build(self, input_shape):
+        # Creation order is the order of `weights` and `get_weights()`:
+        # query, key, value, output projection, norm (as before).
+        q_heads = (None, self.num_query_heads, self.head_dim)
+        kv_heads = (None, self.num_key_value_heads, self.head_dim)
+        self._query_dense = self._dense("bqm,muh->bquh", q_heads, "uh", "query")
+        self._query_dense.build(input_shape)
+        self._key_dense = self._dense("bkm,mvh->bkvh", kv_heads, "vh", "key")
+        self._key_dense.build(input_shape)
+        self._value_dense = self._dense(
+            "bkm,mvh->bkvh", kv_heads, "vh", "value"
+        )
+        self._value_dense.build(input_shape)
+        self._dropout_layer = keras.layers.Dropout(
+            rate=self.dropout, seed=self.seed, dtype=self.dtype_policy
+        )
+        heads_shape = (None, None, self.num_query_heads, self.head_dim)
+        self._output_dense = self._dense(
+            "bquh,uhm->bqm", (None, input_shape[-1]), "m", "attention_output"
+        )
+        self._output_dense.build(heads_shape)
         self._output_norm = None
         if self.use_output_norm:
-            # One norm over all heads jointly (the concatenated width), as a
-            # LayerNorm on the [.., heads * head_dim] vector would be.
+            # One norm over all heads jointly, as a LayerNorm on the
+            # concatenated `[..., heads * head_dim]` vector would be.
             self._output_norm = keras.layers.LayerNormalization(
                 axis=(-2, -1),
                 epsilon=self.norm_epsilon,
                 dtype=self.dtype_policy,
                 name="output_norm",
             )
-            self._output_norm.build(
-                (None, None, self.num_query_heads, self.head_dim)
+            self._output_norm.build(heads_shape)
+        self.built = True
+
+    def call(
+        self,
+        inputs,
+        padding_mask=None,
+        return_attention_scores=False,
+        training=None,
+    ):
+        batch, length = ops.shape(inputs)[0], ops.shape(inputs)[1]
+        kv_heads, groups = self.num_key_value_heads, self.num_groups
+        query = self._query_dense(inputs)  # [b, t, heads, h]
+        key = self._key_dense(inputs)  # [b, s, kv heads, h]
+        value = self._value_dense(inputs)
+        # Scale the query, then take the dot products (Keras's GQA order):
+        # float32 results agree with the earlier layer's to rounding.
+        query = ops.cast(query, "float32") * self._inverse_sqrt_head_dim
+        query = ops.reshape(
+            query, (batch, length, kv_heads, groups, self.head_dim)
+        )
+        logits = ops.einsum(
+            "btkgh,bskh->bkgts", query, ops.cast(key, "float32")
+        )
+        if padding_mask is not None:
+            # Keys only. `where`, not an additive bias: a padded key never
+            # takes part in the max, whatever the logits' range.
+            keep = ops.reshape(
+                ops.cast(padding_mask, "bool"), (batch, 1, 1, 1, length)
             )
-
-    def _compute_attention(self, query, key, value, **kwargs):
-        output, scores = super()._compute_attention(query, key, value, **kwargs)
+            logits = ops.where(keep, logits, ops.full_like(logits, -1e9))
+        probs = ops.softmax(logits, axis=-1)
+        if padding_mask is not None:
+            # A row whose keys are all padded gives zeros, not uniform.
+            probs = ops.where(keep, probs, ops.zeros_like(probs))
+        probs = ops.cast(probs, self.compute_dtype)
+        # [b, heads, t, s]; head u = k * groups + g, as `repeat` would give.
+        scores = ops.reshape(
+            probs, (batch, self.num_query_heads, length, length)
+        )
+        if self.dropout > 0.0:
+            # Drops whole keys per query, as in the original Transformer.
+            probs = ops.reshape(
+                self._dropout_layer(scores, training=training),
+                (batch, kv_heads, groups, length, length),
+            )
+        outputs = ops.einsum("bkgts,bskh->btkgh", probs, value)
+        outputs = ops.reshape(
+            outputs, (batch, length, self.num_query_heads, self.head_dim)
+        )
         if self._output_norm is not None:
-            output = self._output_norm(output)
-        return output, scores
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "use_output_norm": self.use_output_norm,
-                "norm_epsilon": self.norm_epsilon,
-            }
-        )
-        return config
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r}"
-        )
+            outputs = self._output_norm(outputs)
+        outputs = self._output_dense(outputs)
+        if return_attention_scores:
+            return outputs, scores
+        return outputs
 
 
 @keras.saving.register_keras_serializable(package="keras_daam")
@@ -74,10 +180,12 @@ class GroupedQueryDensityAttention(keras.layers.Layer):
        axis (axis 1), available as `.density_attention`;
     2. a `Dense` projection of every layer token from `d` to `hidden_dim`;
     3. grouped-query self-attention among the `L` layer tokens
-       (`keras.layers.GroupQueryAttention`: `num_query_heads` query heads
-       share `num_key_value_heads` key/value heads of size `head_dim`), with
-       a LayerNorm on the attention output before the output projection
-       (the paper's MAGNETO placement; `use_output_norm=False` drops it).
+       (`num_query_heads` query heads share `num_key_value_heads` key/value
+       heads of size `head_dim`; the projections and variable layout of
+       `keras.layers.GroupQueryAttention`), with a LayerNorm on the
+       attention output before the output projection (the paper's MAGNETO
+       placement; `use_output_norm=False` drops it). Its logits and softmax
+       run in float32 under any dtype policy.
 
     The output has shape `[batch, L, hidden_dim]`. There is no residual
     connection, as in the paper.
@@ -189,7 +297,7 @@ class GroupedQueryDensityAttention(keras.layers.Layer):
             ("density_heads", density_heads),
             ("num_densities", num_densities),
         ):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         if head_dim is None:
             if hidden_dim % num_query_heads:
                 raise ValueError(
@@ -198,21 +306,16 @@ class GroupedQueryDensityAttention(keras.layers.Layer):
                     "explicitly."
                 )
             head_dim = hidden_dim // num_query_heads
-        _check_positive_int("head_dim", head_dim)
+        check_positive_int("head_dim", head_dim)
         if num_query_heads % num_key_value_heads:
             raise ValueError(
                 f"`num_query_heads` ({num_query_heads}) must be divisible by "
                 f"`num_key_value_heads` ({num_key_value_heads})."
             )
-        if formulation not in FORMULATIONS:
-            raise ValueError(
-                f"Unknown `formulation`: {formulation!r}. Expected one of "
-                f"{FORMULATIONS}."
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(
-                f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
-            )
+        check_choice("formulation", formulation, FORMULATIONS)
+        dropout = check_float(
+            "dropout", dropout, minimum=0.0, maximum=1.0, include_maximum=False
+        )
         self.hidden_dim = hidden_dim
         self.num_query_heads = num_query_heads
         self.num_key_value_heads = num_key_value_heads
@@ -228,12 +331,6 @@ class GroupedQueryDensityAttention(keras.layers.Layer):
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.seed = seed
         self.supports_masking = True
-
-    def _clone_initializer(self, initializer):
-        # An unseeded initializer fixes its seed when created, so sharing
-        # one instance would give sublayers identical values; a clone from
-        # the config (seed None) draws a fresh seed.
-        return initializer.__class__.from_config(initializer.get_config())
 
     def build(self, input_shape):
         if len(input_shape) != 3:
@@ -259,28 +356,28 @@ class GroupedQueryDensityAttention(keras.layers.Layer):
         self.projection = keras.layers.Dense(
             self.hidden_dim,
             use_bias=self.use_bias,
-            kernel_initializer=self._clone_initializer(self.kernel_initializer),
-            bias_initializer=self._clone_initializer(self.bias_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            bias_initializer=clone_initializer(self.bias_initializer),
             dtype=self.dtype_policy,
             name="projection",
         )
         self.projection.build(input_shape)
-        self.grouped_query_attention = _NormalizedGroupedQueryAttention(
-            use_output_norm=self.use_output_norm,
-            norm_epsilon=self.norm_epsilon,
+        self.grouped_query_attention = _GroupedQueryAttention(
             head_dim=self.head_dim,
             num_query_heads=self.num_query_heads,
             num_key_value_heads=self.num_key_value_heads,
             dropout=self.dropout,
             use_bias=self.use_bias,
-            kernel_initializer=self._clone_initializer(self.kernel_initializer),
-            bias_initializer=self._clone_initializer(self.bias_initializer),
+            use_output_norm=self.use_output_norm,
+            norm_epsilon=self.norm_epsilon,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
             seed=self.seed,
             dtype=self.dtype_policy,
             name="grouped_query_attention",
         )
         hidden_shape = tuple(input_shape[:-1]) + (self.hidden_dim,)
-        self.grouped_query_attention.build(hidden_shape, hidden_shape)
+        self.grouped_query_attention.build(hidden_shape)
         self.built = True
 
     def call(
@@ -305,16 +402,11 @@ class GroupedQueryDensityAttention(keras.layers.Layer):
             inputs, padding_mask=key_mask, return_attention_scores=True
         )
         hidden = self.projection(gated)
-        attention_mask = None
-        if key_mask is not None:
-            # Every query may attend to real keys only. Queries are not
-            # masked: a padded query's row would be all-masked (and uniform
-            # after softmax); its output is zeroed below instead.
-            attention_mask = ops.expand_dims(key_mask, 1)
+        # Every query may attend to real keys only. Queries are not masked:
+        # a padded query's output (and score row) is zeroed below instead.
         result = self.grouped_query_attention(
             hidden,
-            hidden,
-            attention_mask=attention_mask,
+            padding_mask=key_mask,
             return_attention_scores=return_attention_scores,
             training=training,
         )

@@ -10,6 +10,8 @@ from keras.src import testing
 from keras_daam.layers import DensityAdaptiveAttention
 from keras_daam.layers import GroupedQueryDensityAttention
 
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
 SMALL = dict(
     hidden_dim=16,
     num_query_heads=4,
@@ -198,6 +200,54 @@ class GroupedQueryDensityAttentionTest(testing.TestCase):
         self.assertAllClose(_np(scores), ref_scores, atol=1e-5, rtol=1e-4)
         self.assertAllClose(_np(y), ref_y, atol=1e-4, rtol=1e-4)
 
+    def test_scores_do_not_change_the_outputs(self):
+        layer = GroupedQueryDensityAttention(**SMALL)
+        x = np.random.default_rng(10).normal(size=(2, 6, 8)).astype("float32")
+        layer.build(x.shape)
+        _randomize(layer, seed=11)
+        mask = np.ones((2, 6), bool)
+        mask[1, 4:] = False
+        for padding_mask in (None, mask):
+            y = layer(x, padding_mask=padding_mask)
+            y2, _, _ = layer(
+                x, padding_mask=padding_mask, return_attention_scores=True
+            )
+            self.assertAllClose(_np(y), _np(y2), atol=1e-6)
+
+    def test_mixed_precision_logits_and_softmax_in_float32(self):
+        x = np.random.default_rng(12).normal(size=(2, 6, 8)).astype("float32")
+        results = {}
+        for policy in ("mixed_float16", "mixed_bfloat16"):
+            layer = GroupedQueryDensityAttention(dtype=policy, **SMALL)
+            layer.build(x.shape)
+            self.assertEqual(layer.projection.kernel.dtype, "float32")
+            _randomize(layer, seed=13)
+            gqa = layer.grouped_query_attention
+            # Logits of ~1.2e5: beyond float16's range (65504), while the
+            # queries and keys themselves (~570) fit in it. Logits formed
+            # in float16 overflow and the softmax gives NaN.
+            for dense in (gqa._query_dense, gqa._key_dense):
+                dense.kernel.assign(dense.kernel * 250.0)
+            y, _, scores = layer(x, return_attention_scores=True)
+            self.assertEqual(
+                keras.backend.standardize_dtype(scores.dtype),
+                layer.compute_dtype,
+            )
+            results[policy] = (_np(y), _np(scores).astype("float32"))
+        h = layer.projection(layer.density_attention(x))
+        q = _np(gqa._query_dense(h)).astype("float32")
+        k = _np(gqa._key_dense(h)).astype("float32")
+        # Query heads 0 and 2 read key/value heads 0 and 1; head_dim 4.
+        logits = np.einsum("bqkh,bskh->bkqs", q[:, :, ::2], k) / 2.0
+        self.assertLess(np.abs(q).max(), 6e4)
+        self.assertGreater(np.abs(logits).max(), 1e5)
+        for policy, (y, scores) in results.items():
+            self.assertTrue(np.all(np.isfinite(y)), policy)
+            self.assertTrue(np.all(np.isfinite(scores)), policy)
+            self.assertAllClose(
+                scores.sum(-1), np.ones((2, 4, 6)), atol=1e-2, msg=policy
+            )
+
     def test_symbolic_outputs(self):
         layer = GroupedQueryDensityAttention(**SMALL)
         inputs = keras.Input((6, 8))
@@ -250,3 +300,74 @@ class GroupedQueryDensityAttentionTest(testing.TestCase):
             GroupedQueryDensityAttention(density_heads=4)(np.zeros((1, 6, 8)))
         with pytest.raises(ValueError, match="layers, features"):
             GroupedQueryDensityAttention()(np.zeros((1, 6, 2, 8)))
+
+
+class CompatibilityTest(testing.TestCase):
+    """The layer against files written by its first implementation.
+
+    `data/gqdaam_v1.*` were written by the implementation that subclassed
+    `keras.layers.GroupQueryAttention` (see `data/make_gqdaam_fixture.py`):
+    its `.keras` file must load unchanged and give the same outputs.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.arrays = dict(np.load(os.path.join(DATA, "gqdaam_v1.npz")))
+        model = keras.saving.load_model(os.path.join(DATA, "gqdaam_v1.keras"))
+        self.layer = model.get_layer("gqdaam")
+
+    def test_old_file_loads_with_every_variable(self):
+        layer = self.layer
+        self.assertEqual(len(layer.weights), 14)
+        # The loaded values are the saved ones, not fresh initial values.
+        fresh = GroupedQueryDensityAttention.from_config(layer.get_config())
+        fresh.build((None, 6, 8))
+        self.assertEqual(
+            [w.path for w in fresh.weights], [w.path for w in layer.weights]
+        )
+        for a, b in zip(fresh.weights, layer.weights):
+            self.assertFalse(np.allclose(_np(a), _np(b)), b.path)
+
+    def test_same_outputs_as_first_implementation(self):
+        a, layer = self.arrays, self.layer
+        x, mask = a["x"], a["mask"]
+        # float32, on every backend, against outputs written under JAX. The
+        # first implementation itself, run on torch, differs from those by
+        # up to 1.2e-6 on outputs of magnitude ~3 (float32 rounding in
+        # another kernel order): hence rtol 1e-6 on top of atol 1e-6.
+        tol = dict(atol=1e-6, rtol=1e-6)
+        self.assertAllClose(_np(layer(x)), a["y"], **tol)
+        y, density_map, scores = layer(x, return_attention_scores=True)
+        self.assertAllClose(_np(y), a["y_scores"], **tol)
+        self.assertAllClose(_np(density_map), a["density_map"], **tol)
+        self.assertAllClose(_np(scores), a["scores"], **tol)
+        self.assertAllClose(
+            _np(layer(x, padding_mask=mask)), a["y_masked"], **tol
+        )
+        y, density_map, scores = layer(
+            x, padding_mask=mask, return_attention_scores=True
+        )
+        self.assertAllClose(_np(y), a["y_masked_scores"], **tol)
+        self.assertAllClose(_np(density_map), a["density_map_masked"], **tol)
+        self.assertAllClose(_np(scores), a["scores_masked"], **tol)
+
+    def test_same_dropout_draws_as_first_implementation(self):
+        a, backend = self.arrays, keras.backend.backend()
+        config = dict(self.layer.get_config(), dropout=0.25, seed=3)
+        layer = GroupedQueryDensityAttention.from_config(config)
+        layer.build(a["x"].shape)
+        layer.set_weights(self.layer.get_weights())
+        y, _, scores = layer(
+            a["x"],
+            padding_mask=a["mask"],
+            return_attention_scores=True,
+            training=True,
+        )
+        expected = a[f"dropout_y_{backend}"]
+        # Dropout really acted: training differs from inference.
+        self.assertGreater(np.abs(expected - a["y_masked"]).max(), 0.1)
+        self.assertAllClose(_np(y), expected, atol=1e-6, rtol=1e-6)
+        # Scores are returned before dropout, as Keras's GQA returns them.
+        self.assertAllClose(
+            _np(scores), a[f"dropout_scores_{backend}"], atol=1e-6, rtol=1e-6
+        )
