@@ -1,19 +1,28 @@
 """keras_daam: Multi-Head Density Adaptive Attention for Keras 3.
 
-Data flows one way, and so do the imports:
+Data flows one way, and so do the imports (lower never import upper):
 
+- `keras_daam.utils`: argument checks, array helpers (the lowest folder).
 - `keras_daam.layers`: DAAM, DensityBlock, GQA-DAAM (pure `keras.ops`).
-- `keras_daam.heads`: the paper's decoder, baseline heads, `build_head`.
+- `keras_daam.heads`: the head registry, the paper's decoder, baseline
+  heads, `build_head`.
+- `keras_daam.data`: readers for a user's CSV, image and audio files,
+  labels, splits.
 - `keras_daam.backbones`: layer-wise hidden states of frozen KerasHub
-  backbones; converters for packaged pretrained weights.
-- `keras_daam.features`: extraction over datasets and the on-disk cache.
+  backbones; preset short names; converters for packaged weights.
+- `keras_daam.features`: preprocessing, extraction, the on-disk cache.
 - `keras_daam.models`: `DensityAdaptiveClassifier`, backbone + head.
+- `keras_daam.evaluation`: the validation-selected protocol, statistics,
+  reports.
 - `keras_daam.explain`: Importance Factor maps, plots, layer selection.
 - `keras_daam.datasets`: loaders for the packaged real data.
-- `keras_daam.evaluation`, `keras_daam.cli`: the protocol and the command.
+- `keras_daam.experiments`: the demo and the reproduced experiments.
+- `keras_daam.pipeline`: extract / train / predict / explain on a user's
+  files (what the CLI runs); `keras_daam.cli`: the `keras-daam` command.
 
 `layers`, `heads` and `explain` need only Keras and NumPy and are imported
-with the package; the others (KerasHub, plotting, data) load on first use.
+with the package (so their classes are registered for `.keras` loading);
+the others load on first use.
 """
 
 import importlib
@@ -23,13 +32,31 @@ from keras_daam import heads
 from keras_daam import layers
 from keras_daam.version import __version__
 
-_LAZY = ("backbones", "features", "models", "datasets", "evaluation", "cli")
+_SUBPACKAGES = (
+    "utils",
+    "layers",
+    "heads",
+    "data",
+    "backbones",
+    "features",
+    "models",
+    "evaluation",
+    "explain",
+    "datasets",
+    "experiments",
+    "pipeline",
+    "cli",
+)
 
 
 def __getattr__(name):
-    if name in _LAZY:
+    if name in _SUBPACKAGES:
         return importlib.import_module(f"keras_daam.{name}")
     raise AttributeError(f"module 'keras_daam' has no attribute {name!r}")
 
 
-__all__ = ["layers", "heads", "explain", "__version__", *_LAZY]
+def __dir__():
+    return sorted(list(globals()) + list(_SUBPACKAGES))
+
+
+__all__ = ["__version__", *_SUBPACKAGES]

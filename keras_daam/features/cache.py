@@ -42,6 +42,10 @@ from keras_daam.features.extraction import plan_batches
 from keras_daam.features.extraction import processing_order_key
 from keras_daam.features.extraction import run_batches
 from keras_daam.utils import check_positive_int
+from keras_daam.utils.folders import FolderLockedError
+from keras_daam.utils.folders import OutputFolderError
+from keras_daam.utils.folders import folder_lock
+from keras_daam.utils.folders import prepare_output_folder
 
 FORMAT = "keras_daam.feature_cache"
 FORMAT_VERSION = 2
@@ -50,7 +54,7 @@ PROGRESS = "progress.json"
 FEATURES = "features.npy"
 MASK = "padding_mask.npy"
 LABELS = "labels.npy"
-LOCK = ".lock"
+LOCK = ".lock"  # keras_daam.utils.folders.LOCK_FILE
 OWN_FILES = (METADATA, PROGRESS, FEATURES, MASK, LABELS, LOCK)
 REBUILD_HINT = (
     "Use another folder, or rebuild this one (`--overwrite` on the command "
@@ -58,7 +62,7 @@ REBUILD_HINT = (
 )
 
 
-class CacheError(ValueError):
+class CacheError(OutputFolderError):
     """A feature cache cannot be written or read as asked."""
 
 
@@ -74,8 +78,8 @@ class CacheMismatchError(CacheError):
         self.differences = differences
 
 
-class CacheLockedError(CacheError):
-    """Another process is writing into the cache."""
+# Raised when another process writes the cache (`folder_lock`).
+CacheLockedError = FolderLockedError
 
 
 def _atomic_write_json(path, obj):
@@ -130,61 +134,6 @@ def _is_ours(meta):
     # Format 1 (keras_daam <= 0.1) had no marker.
     settings = meta.get("settings")
     return isinstance(settings, dict) and settings.get("format_version") == 1
-
-
-def prepare_output_folder(path, own_files, what="output"):
-    """Creates `path`, or checks that it is empty or holds only our files.
-
-    Returns:
-        True if the folder already held some of `own_files`.
-
-    Raises:
-        CacheError: the folder is a file, or holds files we did not write.
-    """
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise CacheError(f"The {what} {path} exists and is not a folder.")
-    os.makedirs(path, exist_ok=True)
-    present = [f for f in os.listdir(path) if not f.endswith(".tmp")]
-    foreign = sorted(f for f in present if f not in own_files)
-    if foreign:
-        shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
-        raise CacheError(
-            f"The {what} folder {path} holds files keras_daam did not write "
-            f"({shown}). Choose a new or empty folder: nothing you own is "
-            "overwritten."
-        )
-    return bool(present)
-
-
-class _Lock:
-    """An exclusive, non-blocking lock on `<folder>/.lock` (filelock).
-
-    Released when the process ends, even on a crash or Ctrl-C.
-    """
-
-    def __init__(self, folder, what):
-        import filelock
-
-        self.path = os.path.join(folder, LOCK)
-        self.lock = filelock.FileLock(self.path, timeout=0)
-        self.what = what
-        self.folder = folder
-
-    def __enter__(self):
-        import filelock
-
-        try:
-            self.lock.acquire()
-        except filelock.Timeout:
-            raise CacheLockedError(
-                f"Another process is writing the {self.what} at "
-                f"{self.folder} (it holds {self.path}). Wait for it to "
-                "finish, or write elsewhere."
-            ) from None
-        return self
-
-    def __exit__(self, *exc):
-        self.lock.release()
 
 
 def _normalise_extractor_settings(extractor):
@@ -434,7 +383,7 @@ def extract_to_cache(
         class_names,
     )
     prepare_output_folder(cache_dir, OWN_FILES, what="feature cache")
-    with _Lock(cache_dir, "feature cache"):
+    with folder_lock(cache_dir, "feature cache"):
         start = _check_existing(cache_dir, settings, order, overwrite, verbose)
         if start is None:
             return FeatureCache(cache_dir)
