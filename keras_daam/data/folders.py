@@ -91,7 +91,11 @@ def list_folder(path, labelled=True, what="files"):
         labels = None
     if counts["hidden"]:
         n = counts["hidden"]
-        notes.append(f"{n} hidden file{'s' * (n != 1)} or folder(s) ignored")
+        entries = "entry" if n == 1 else "entries"
+        notes.append(
+            f"{n} hidden {entries} ignored (names starting with '.', "
+            "__MACOSX folders)"
+        )
     return path, files, labels, classes, skipped, notes
 
 

@@ -272,12 +272,25 @@ def _to_rgb(img, Image, counts):
     return img.convert("RGB")
 
 
+def _wide_channels(img):
+    """Whether Pillow reads 16 bits per channel into an 8-bit colour mode."""
+    # Pillow has no 16-bit colour mode: a 48/64-bit PNG or TIFF opens as
+    # RGB(A) and its decoder keeps each sample's high byte. The raw mode of
+    # the tile (e.g. "RGB;16B") is the only place that says so.
+    tiles = getattr(img, "tile", None) or []
+    return any(";16" in str(tile[3]) for tile in tiles[:1])
+
+
 _CONVERSION_NOTES = {
     "grayscale": "grayscale {images} converted to RGB",
     "1-bit": "1-bit black-and-white {images} converted to RGB",
     "palette": "palette {images} converted to RGB",
     "alpha": "{images} with alpha: alpha dropped (composited on black)",
     "16-bit": "16-bit {images} scaled to 8 bits (value * 255 / 65535)",
+    "16-bit colour": (
+        "16-bit-per-channel colour {images} reduced to 8 bits (Pillow "
+        "keeps the high byte: value // 256)"
+    ),
     "float": "floating-point {images} in [0, 1] scaled to 8 bits",
     "rescaled": (
         "{images} with values outside the 8/16-bit range rescaled from "
@@ -295,7 +308,9 @@ def load_images(paths, image_size):
     grayscale, 1-bit and palette images are converted; an alpha channel is
     dropped by compositing the image on black (colour times opacity, so
     transparent pixels become black); 16-bit images are scaled to 8 bits
-    by `value * 255 / 65535`, rounded (not cut to 255); other modes (CMYK,
+    by `value * 255 / 65535`, rounded (not cut to 255), and 16-bit colour
+    images, which Pillow itself reduces to 8 bits by keeping each sample's
+    high byte, are counted in the notes; other modes (CMYK,
     YCbCr, ...) go through Pillow's `convert("RGB")`. An animated image
     gives its first frame; a photo with an EXIF orientation is rotated as
     a viewer shows it. Then every image is resized to
@@ -344,6 +359,8 @@ def load_images(paths, image_size):
                 if getattr(img, "is_animated", False):
                     counts["animated"] += 1
                     img.seek(0)
+                if img.mode in ("RGB", "RGBA") and _wide_channels(img):
+                    counts["16-bit colour"] += 1
                 if img.getexif().get(_ORIENTATION, 1) != 1:
                     counts["rotated"] += 1
                     img = ImageOps.exif_transpose(img)

@@ -156,3 +156,36 @@ def test_truncated_image_error_names_file(tmp_path):
         load_images([path], 8)
     with pytest.raises(ValueError, match="`image_size` must be >= 1"):
         load_images([path], 0)
+
+
+def _png_rgb48(path, pixels):
+    """A 16-bit-per-channel RGB PNG (Pillow cannot write one)."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+        )
+
+    pixels = np.asarray(pixels, ">u2")
+    height, width, _ = pixels.shape
+    raw = b"".join(b"\0" + row.tobytes() for row in pixels)
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+    return str(path)
+
+
+def test_16_bit_colour_png_is_reduced_and_noted(tmp_path):
+    pixels = np.zeros((2, 2, 3))
+    pixels[0, 0] = [65535, 32896, 25700]
+    path = _png_rgb48(tmp_path / "rgb48.png", pixels)
+    images, notes = load_images([path], 2)
+    assert images[0, 0, 0].tolist() == [255, 128, 100]  # not clipped
+    assert any(n.startswith("1 16-bit-per-channel colour image") for n in notes)
