@@ -24,11 +24,9 @@ def _norm(cell):
 
 
 def _where(name, start, end):
-    return (
-        f"{name} line {start}"
-        if start == end
-        else (f"{name} lines {start}-{end}")
-    )
+    if start == end:
+        return f"{name} line {start}"
+    return f"{name} lines {start}-{end}"
 
 
 def _suggest_encoding(data):
