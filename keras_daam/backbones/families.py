@@ -43,6 +43,22 @@ _BLOCK_PATTERNS = {
     "whisper": r"transformer_encoder_layer_(\d+)",
 }
 
+# The layer whose output feeds the first block (KerasHub 0.32 graphs):
+# embeddings -> layer norm -> dropout for the encoders, the token embedding
+# for Llama and Mistral. Gemma multiplies its token embedding by
+# sqrt(hidden_dim) with a bare op, which no layer outputs (None: taken from
+# the first block's inputs instead).
+_EMBEDDING_LAYERS = {
+    "bert": "embeddings_dropout",
+    "roberta": "embeddings_dropout",
+    "distil_bert": "embeddings_dropout",
+    "deberta_v3": "embeddings_dropout",
+    "llama": "token_embedding",
+    "gemma": None,
+    "mistral": "token_embedding",
+    "whisper": "encoder_embeddings_dropout",
+}
+
 MODALITIES = {
     "bert": "text",
     "roberta": "text",
@@ -116,15 +132,41 @@ def _input_dict(backbone):
     return {structure.name: structure}
 
 
-def _first_call_input(layer):
-    # The first positional argument of the layer's first call in the graph:
-    # for a transformer block that is the hidden state coming in (the mask
-    # and other tensors are keyword arguments).
-    node = layer._inbound_nodes[0]
-    args = node.arguments.args
-    if args:
-        return args[0]
-    return keras.tree.flatten(node.input_tensors)[0]
+def _embedding_output(backbone, family, first_block):
+    """The embedding output: the hidden state that feeds the first block.
+
+    Read from the public graph API: the output of the family's last
+    embedding layer (`_EMBEDDING_LAYERS`), checked to be one of the tensors
+    the first block was called on (`Layer.input`: its first call, in the
+    backbone's own graph), so that a KerasHub change to the graph raises
+    instead of tapping the wrong tensor.
+    """
+    block_inputs = keras.tree.flatten(first_block.input)
+    name = _EMBEDDING_LAYERS[family]
+    if name is None:
+        # The scaled embedding comes from a bare op (no layer): among the
+        # first block's inputs it is the only float [batch, seq, hidden]
+        # tensor (the others are masks and the like).
+        found = [
+            t
+            for t in block_inputs
+            if len(t.shape) == 3 and "float" in str(t.dtype)
+        ]
+        if len(found) != 1:
+            raise ValueError(
+                f"Expected one hidden-state input to {first_block.name!r} in "
+                f"the {family} backbone {backbone.name!r}; found "
+                f"{[(t.name, t.shape, t.dtype) for t in block_inputs]}."
+            )
+        return found[0]
+    embedding = backbone.get_layer(name).output
+    if not any(t is embedding for t in block_inputs):
+        raise ValueError(
+            f"The output of {name!r} does not feed {first_block.name!r} in "
+            f"the {family} backbone {backbone.name!r}: the graph differs "
+            "from the KerasHub 0.32 layout keras_daam knows."
+        )
+    return embedding
 
 
 def _sequence_taps(backbone, family):
@@ -150,7 +192,7 @@ def _sequence_taps(backbone, family):
         mask_name = "padding_mask" if "padding_mask" in inputs else None
     return Taps(
         inputs=inputs,
-        embeddings=_first_call_input(layers[0]),
+        embeddings=_embedding_output(backbone, family, layers[0]),
         blocks=[layer.output for layer in layers],
         block_names=[layer.name for layer in layers],
         padding_mask_input=mask_name,

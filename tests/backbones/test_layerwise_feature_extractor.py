@@ -85,6 +85,88 @@ def test_bert_taps_are_the_block_outputs(bert):
     np.testing.assert_allclose(hidden[:, -1], seq, atol=1e-5)
 
 
+def _embeddings_by_hand(backbone, family, x):
+    """The hidden state each family feeds its first block, layer by layer
+    from the KerasHub 0.32 backbone code (dropout is off at inference)."""
+    get = backbone.get_layer
+    if family == "bert":
+        tokens = get("token_embedding")(x["token_ids"])
+        h = get("embeddings_add")(
+            (
+                tokens,
+                get("position_embedding")(tokens),
+                get("segment_embedding")(x["segment_ids"]),
+            )
+        )
+        return get("embeddings_layer_norm")(h)
+    if family in ("roberta", "distil_bert", "deberta_v3"):
+        first = {
+            "roberta": "embeddings",
+            "distil_bert": "token_and_position_embedding",
+            "deberta_v3": "token_embedding",
+        }[family]
+        return get("embeddings_layer_norm")(get(first)(x["token_ids"]))
+    if family in ("llama", "mistral"):
+        return get("token_embedding")(x["token_ids"])
+    if family == "gemma":
+        h = get("token_embedding")(x["token_ids"])
+        return h * ops.cast(ops.sqrt(backbone.hidden_dim), h.dtype)
+    if family == "whisper":
+        h = keras.activations.gelu(
+            get("encoder_token_embedding_conv_layer_1")(x["encoder_features"]),
+            approximate=False,
+        )
+        h = keras.activations.gelu(
+            get("encoder_token_embedding_conv_layer_2")(
+                get("encoder_padder")(h)
+            ),
+            approximate=False,
+        )
+        positions = get("encoder_position_embedding")(h)
+        return get("encoder_embeddings_add")((h, positions))
+    raise ValueError(family)
+
+
+def _first_block(backbone, family, h, x):
+    """Block 0 called by hand on `h`, with the family's other arguments."""
+    name = {
+        "deberta_v3": "disentangled_attention_encoder_layer_0",
+        "gemma": "decoder_block_0",
+        "whisper": "transformer_encoder_layer_0",
+    }.get(family, "transformer_layer_0")
+    block = backbone.get_layer(name)
+    if family == "whisper":
+        return block(h, training=False)
+    kwargs = {"padding_mask": x["padding_mask"]}
+    if family in ("llama", "mistral"):
+        kwargs = {"decoder_padding_mask": x["padding_mask"]}
+    if family == "deberta_v3":
+        kwargs["rel_embeddings"] = backbone.get_layer("rel_embedding")(h)
+    return block(h, training=False, **kwargs)
+
+
+SEQUENCE_FAMILIES = [
+    f for f in SUPPORTED_FAMILIES if f not in ("vit", "dinov2", "efficientnet")
+]
+
+
+@pytest.mark.parametrize("family", SEQUENCE_FAMILIES)
+def test_embeddings_are_the_input_of_the_first_block(family):
+    backbone = make_backbone(family)
+    x = make_inputs(family)
+    extractor = LayerwiseFeatureExtractor(
+        backbone, include_embeddings=True, pooling=None
+    )
+    assert extractor.layer_names[0] == "embeddings"
+    hidden = _np(extractor(x)["hidden_states"])
+    by_hand = _np(_embeddings_by_hand(backbone, family, x))
+    np.testing.assert_allclose(hidden[:, 0], by_hand, rtol=1e-6, atol=1e-6)
+    # Fed to block 0 by hand, the tapped embeddings give the block-0 tap:
+    # they are what the backbone itself feeds it.
+    block0 = _np(_first_block(backbone, family, hidden[:, 0], x))
+    np.testing.assert_allclose(hidden[:, 1], block0, rtol=1e-5, atol=1e-5)
+
+
 def test_padding_does_not_enter_the_mean(bert):
     extractor = LayerwiseFeatureExtractor(bert)
     x = make_inputs("bert")
