@@ -311,11 +311,11 @@ class AudioPreprocessor(Preprocessor):
 
             batch = [read_audio(path, self.sample_rate)[0] for path in batch]
         waves, info = fix_length(list(batch), self.num_samples, self.crop)
-        if info.get("cut"):
+        if info.get("num_cut"):
             self.notes[
-                f"clips longer than {self.audio_seconds:g} s were cut "
+                f"clip(s) longer than {self.audio_seconds:g} s were cut "
                 f"(crop={self.crop})"
-            ] += int(info["cut"])
+            ] += int(info["num_cut"])
         features = to_numpy(self.converter(np.asarray(waves, "float32")))
         return {"encoder_features": features}
 

@@ -91,7 +91,7 @@ def test_preset_loads_and_runs(preset):
 def test_transcribes_spoken_digits(preset, tmp_path):
     import keras_hub
 
-    from keras_daam.datasets.spoken_digits import read_wav_16k
+    from keras_daam.data import read_audio
 
     wav = tmp_path / "digits.wav"
     subprocess.run(
@@ -108,7 +108,7 @@ def test_transcribes_spoken_digits(preset, tmp_path):
     backbone = keras_hub.models.WhisperBackbone.from_preset(preset)
     conv = keras_hub.layers.WhisperAudioConverter.from_preset(preset)
     tok = keras_hub.models.WhisperTokenizer.from_preset(preset)
-    mel = keras.ops.convert_to_numpy(conv(read_wav_16k(wav)[None]))
+    mel = keras.ops.convert_to_numpy(conv(read_audio(wav, 16000)[0][None]))
     target = [int(t) for t in keras.ops.convert_to_numpy(tok(" 3 7 9 1 2"))]
     prompt = [tok.bos_token_id, tok.no_timestamps_token_id]
     ids = np.array([prompt + target])
