@@ -1,9 +1,25 @@
-"""Task models: a frozen backbone with a DAAM head, end to end."""
+"""Task models: a frozen backbone with a DAAM head, end to end.
+
+- `DensityAdaptiveClassifier`: preprocessor + frozen backbone + layer-wise
+  extractor + head, one compile, `fit` / `fit_cached` on the same head.
+- `load_head`: a classifier rebuilt from a saved head and its preset.
+- `save_head_files` / `head_description` / `read_head_config`: the saved
+  head format (`head.weights.h5` + `head.json`), also for heads trained
+  on a feature cache without a backbone (the command line's `train`).
+"""
 
 from keras_daam.models.density_adaptive_classifier import (
     DensityAdaptiveClassifier,
 )
 from keras_daam.models.density_adaptive_classifier import load_head
-from keras_daam.models.density_adaptive_classifier import read_head_config
+from keras_daam.models.saved_head import head_description
+from keras_daam.models.saved_head import read_head_config
+from keras_daam.models.saved_head import save_head_files
 
-__all__ = ["DensityAdaptiveClassifier", "load_head", "read_head_config"]
+__all__ = [
+    "DensityAdaptiveClassifier",
+    "head_description",
+    "load_head",
+    "read_head_config",
+    "save_head_files",
+]
