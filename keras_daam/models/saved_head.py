@@ -255,13 +255,105 @@ def _sha256_file(path):
     return digest.hexdigest()
 
 
-def save_head_files(path, head_model, description, overwrite=False):
+def compile_settings_of(head_model):
+    """The `compile_head` arguments a compiled head was compiled with, as
+    far as its optimizer and loss tell (AdamW learning rate and weight
+    decay, loss, steps per execution); None if it is not compiled."""
+    if not getattr(head_model, "compiled", False):
+        return None
+    optimizer = head_model.optimizer
+    settings = {
+        "steps_per_execution": int(
+            getattr(head_model, "steps_per_execution", 1) or 1
+        )
+    }
+    learning_rate = getattr(optimizer, "learning_rate", None)
+    if learning_rate is not None:
+        settings["learning_rate"] = float(
+            keras.ops.convert_to_numpy(learning_rate)
+        )
+    if getattr(optimizer, "weight_decay", None) is not None:
+        settings["weight_decay"] = float(optimizer.weight_decay)
+    loss = head_model.loss
+    if isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
+        loss = "crossentropy"
+    if isinstance(loss, (str, keras.losses.Loss)):
+        settings["loss"] = loss
+    return settings
+
+
+def description_from_cache(
+    cache,
+    head_model,
+    head=None,
+    build=None,
+    class_names=None,
+    compile=None,
+    training=None,
+):
+    """`head_description` of a head trained on a feature cache.
+
+    Args:
+        cache: a pooled `keras_daam.features.FeatureCache` (or its folder)
+            the head was trained on: it gives the preset, the backbone
+            fingerprint, the layers and the preprocessing.
+        head_model: the trained head (gives the number of classes and, if
+            `compile` is None, the compile settings).
+        head, build: the registry name, or custom `build_head` arguments.
+        class_names: list, optional. Defaults to the cache's.
+        compile: dict, optional. Defaults to `compile_settings_of(head)`.
+        training: dict, optional.
+    """
+    from keras_daam.features import FeatureCache
+
+    if isinstance(cache, (str, os.PathLike)):
+        cache = FeatureCache(cache)
+    if cache.settings.get(
+        "format_version"
+    ) != 2 or "backbone_fingerprint" not in (cache.settings):
+        raise ValueError(
+            f"The cache at {cache.cache_dir} was written by an older "
+            "keras_daam whose fingerprint does not cover the backbone's "
+            "weights; extract it again to save heads trained on it."
+        )
+    return head_description(
+        num_classes=int(keras.tree.flatten(head_model.output)[0].shape[-1]),
+        extractor=cache.extractor_settings,
+        backbone_fingerprint=cache.settings["backbone_fingerprint"],
+        head=head,
+        build=build,
+        class_names=(
+            class_names if class_names is not None else cache.class_names
+        ),
+        preset=cache.preset,
+        preprocessing=cache.preprocessing,
+        compile=compile
+        if compile is not None
+        else compile_settings_of(head_model),
+        training=training,
+    )
+
+
+def save_head_files(
+    path,
+    head_model,
+    description=None,
+    overwrite=False,
+    *,
+    cache=None,
+    head=None,
+    build=None,
+    class_names=None,
+    compile=None,
+    training=None,
+):
     """Writes a saved head: `head.weights.h5` and `head.json` in `path`.
 
     The one writer of the format, used by
-    `DensityAdaptiveClassifier.save_head` and by anything that trained a
-    bare head on cached features (build `description` with
-    `head_description`).
+    `DensityAdaptiveClassifier.save_head` and by the command line's `train`
+    (a bare head trained on a feature cache, no backbone loaded). Pass
+    either a `description` (`head_description`) or the `cache` the head
+    was trained on with its `head` name (or `build` arguments).
 
     Args:
         path: str. The folder: new, empty, or a saved head (then only with
@@ -271,6 +363,8 @@ def save_head_files(path, head_model, description, overwrite=False):
         description: dict from `head_description` (or
             `DensityAdaptiveClassifier.head_description`).
         overwrite: bool. Replace a head saved there. Defaults to `False`.
+        cache, head, build, class_names, compile, training: instead of
+            `description`, see `description_from_cache`.
 
     Returns:
         `path`.
@@ -279,8 +373,33 @@ def save_head_files(path, head_model, description, overwrite=False):
         FileExistsError: `path` holds a saved head and `overwrite` is False.
         ValueError: `path` is a file or holds other files; the description
             does not fit `head_model`.
+
+    Example:
+
+    ```python
+    head = keras_daam.heads.build_head("daam_h2_flatten", 6, 384, 26)
+    head.fit(cache.features, cache.labels, epochs=5)
+    keras_daam.models.save_head_files(
+        "heads/daam_h2_flatten", head, cache=cache, head="daam_h2_flatten"
+    )
+    model = keras_daam.models.load_head("heads/daam_h2_flatten")
+    ```
     """
     path = os.fspath(path)
+    if description is None:
+        if cache is None:
+            raise ValueError(
+                "Pass a `description` (keras_daam.models.head_description) "
+                "or the `cache=` the head was trained on."
+            )
+        description = description_from_cache(
+            cache, head_model, head, build, class_names, compile, training
+        )
+    elif cache is not None or head is not None or build is not None:
+        raise ValueError(
+            "Pass either a `description` or `cache=` with `head=`/`build=`, "
+            "not both."
+        )
     description = dict(description)
     missing = [k for k in REQUIRED_KEYS if k not in description]
     if missing:
@@ -566,6 +685,25 @@ def mismatches(saved, current, current_head=None):
     return problems
 
 
+def load_head_model(path):
+    """The saved head alone, as a `keras.Model`, and its description.
+
+    No backbone is loaded: for heads applied to cached features (the
+    command line's `explain`). The head is compiled with its recorded
+    `compile_head` settings.
+
+    Returns:
+        `(head, description)`.
+    """
+    from keras_daam.heads import compile_head
+
+    description = read_head_config(path)
+    head = _load_saved_head(path, description)
+    if description.get("compile"):
+        compile_head(head, **compile_arguments(description["compile"]))
+    return head, description
+
+
 def read_head_weights(path, description):
     """The saved weights as a freshly built head's `get_weights()` list.
 
@@ -577,6 +715,10 @@ def read_head_weights(path, description):
         FileNotFoundError: the weights file is missing.
         ValueError: the file is corrupted or truncated.
     """
+    return _load_saved_head(path, description).get_weights()
+
+
+def _load_saved_head(path, description):
     path = os.fspath(path)
     name = V1_WEIGHTS if description["version"] == 1 else HEAD_WEIGHTS
     weights_path = os.path.join(path, name)
@@ -603,7 +745,7 @@ def read_head_weights(path, description):
                 f"{weights_path} does not hold this head's weights "
                 f"({error}); save the head again."
             ) from None
-    return head.get_weights()
+    return head
 
 
 def _set_v1_weights(head, payload, description, weights_path):

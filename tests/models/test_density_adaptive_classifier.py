@@ -264,7 +264,9 @@ def test_wrong_inputs_raise(trained, x, message):
         (True, "booleans"),
     ],
 )
-@pytest.mark.parametrize("method", ["fit", "fit_cached", "evaluate"])
+@pytest.mark.parametrize(
+    "method", ["fit", "fit_cached", "evaluate", "validation"]
+)
 def test_bad_labels_raise_before_training(trained, labels, message, method):
     model, texts, ids, cache, _ = trained
     if isinstance(labels, str):
@@ -282,6 +284,8 @@ def test_bad_labels_raise_before_training(trained, labels, message, method):
             model.fit(texts, y, epochs=1, verbose=0)
         elif method == "fit_cached":
             model.fit_cached((cache.features, y), epochs=1, verbose=0)
+        elif method == "validation":
+            model.fit(texts, ids, validation_data=(texts, y), verbose=0)
         else:
             model.evaluate(texts, y, verbose=0)
     assert _iterations(model) == steps

@@ -13,6 +13,7 @@ from keras_daam.heads import build_head
 from keras_daam.models import DensityAdaptiveClassifier
 from keras_daam.models import head_description
 from keras_daam.models import load_head
+from keras_daam.models import load_head_model
 from keras_daam.models import read_head_config
 from keras_daam.models import save_head_files
 from keras_daam.models.saved_head import EXTRACTOR_KEYS
@@ -305,6 +306,27 @@ def test_save_head_files_for_a_head_trained_on_a_cache(trained, tmp_path):
     model.save_head(str(tmp_path / "from_model"))
     keys = set(read_head_config(str(tmp_path / "from_model")))
     assert set(read_head_config(path)) == keys
+    # The short form the command line uses: the cache and the head's name;
+    # the compile settings are read off the compiled head.
+    short = str(tmp_path / "short")
+    save_head_files(
+        short, head, cache=cache, head="daam_h1_flatten", training={"e": 2}
+    )
+    written = read_head_config(short)
+    assert written["compile"]["learning_rate"] == pytest.approx(1e-2)
+    assert written["compile"]["loss"] == "crossentropy"
+    for key in ("extractor", "backbone_fingerprint", "preprocessing"):
+        assert written[key] == read_head_config(path)[key]
+    # Read back without a backbone (the command line's `explain`).
+    bare, described = load_head_model(short)
+    assert described["head"] == "daam_h1_flatten"
+    np.testing.assert_allclose(
+        bare.predict(features, verbose=0),
+        head.predict(features, verbose=0),
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="either a `description`"):
+        save_head_files(short, head, description, cache=cache)
     with pytest.raises(ValueError, match="description says"):
         save_head_files(
             str(tmp_path / "wrong"),
