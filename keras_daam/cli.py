@@ -518,10 +518,15 @@ def cmd_extract(args):
     for where, why in dataset.skipped:
         _log(f"keras-daam: skipped {where}: {why}")
     if dataset.modality == "audio":
-        for note in pipeline.audio_length_notes(
+        notes = pipeline.audio_length_notes(
             dataset, args.audio_seconds, args.crop
-        ):
-            _log(f"keras-daam: note: {note}")
+        )
+    elif dataset.modality == "image":
+        notes = pipeline.image_notes(dataset, preprocessor.image_size)
+    else:
+        notes = []
+    for note in notes:
+        _log(f"keras-daam: note: {note}")
     _log(
         f"keras-daam: extracting {len(dataset)} examples with "
         f"{extractor.family} layers {extractor.layer_names}"
@@ -534,6 +539,8 @@ def cmd_extract(args):
         batch_size=args.batch_size,
         overwrite=args.overwrite,
     )
+    for note in preprocessor.describe_notes():
+        _log(f"keras-daam: note: {note}")
     classes = cache.class_names
     print(
         f"cached features {tuple(cache.features.shape)} "

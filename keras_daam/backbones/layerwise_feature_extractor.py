@@ -212,8 +212,9 @@ class LayerwiseFeatureExtractor(keras.layers.Layer):
             raise ValueError(
                 "The selected layers have different widths and cannot be "
                 f"stacked: {widths}. Select equal-width layers (for a CNN, "
-                "`layers='uniform'` picks the longest equal-width run) or "
-                "pass `mixed_widths='pad'` to zero-pad to the widest."
+                "`layers='uniform'`, `--layers uniform` on the command line, "
+                "picks the longest equal-width run) or zero-pad them to the "
+                "widest (`mixed_widths='pad'`, `--layers pad`)."
             )
         if pooling is None and len(self.layer_widths) > 1:
             token_shapes = {tuple(t.shape[1:-1]) for t in outputs}

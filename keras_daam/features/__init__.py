@@ -5,6 +5,7 @@
 - `extract_to_cache` / `FeatureCache`: extraction into a cache keyed by
   every input (data, backbone, layers, preprocessing), with a lock.
 - `extract_features`: the same extraction, in memory.
+- `merge_shards`: one cache from shards extracted by several processes.
 """
 
 from keras_daam.features.cache import CacheError
@@ -19,6 +20,7 @@ from keras_daam.features.preprocessing import ImagePreprocessor
 from keras_daam.features.preprocessing import Preprocessor
 from keras_daam.features.preprocessing import TextPreprocessor
 from keras_daam.features.preprocessing import make_preprocessor
+from keras_daam.features.shards import merge_shards
 
 __all__ = [
     "AudioPreprocessor",
@@ -33,4 +35,5 @@ __all__ = [
     "extract_to_cache",
     "fingerprint_data",
     "make_preprocessor",
+    "merge_shards",
 ]

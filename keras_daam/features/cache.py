@@ -281,6 +281,7 @@ def extract_to_cache(
     class_names=None,
     data_fingerprint=None,
     description=None,
+    shard=None,
 ):
     """Runs a frozen extractor over a dataset into an on-disk cache.
 
@@ -324,9 +325,16 @@ def extract_to_cache(
             caller computed it (skips hashing the data again).
         description: optional JSON-able dict stored (not compared) in the
             metadata, e.g. the data's source and skipped files.
+        shard: optional `(index, count)`: extract only the `index`-th of
+            `count` contiguous slices of `data`, into the sub-folder
+            `shard-<index>-of-<count>` of `cache_dir` (one process or host
+            per shard; see `keras_daam.features.shards`). Once every shard
+            is complete, `merge_shards(cache_dir)`, or a call without
+            `shard`, checks and assembles them into the cache itself.
 
     Returns:
-        The `FeatureCache` of the finished cache.
+        The `FeatureCache` of the finished cache (of the shard, with
+        `shard`).
 
     Raises:
         CacheMismatchError: the cache holds other data or settings.
@@ -382,11 +390,44 @@ def extract_to_cache(
         labels is not None,
         class_names,
     )
-    prepare_output_folder(cache_dir, OWN_FILES, what="feature cache")
+    if shard is not None:
+        from keras_daam.features import shards
+
+        index, num_shards = shards.check_shard(shard)
+        rows = shards.shard_rows(count, index, num_shards)
+        if len(rows) == 0:
+            raise ValueError(
+                f"Shard {index} of {num_shards} holds no row of the {count} "
+                "samples: use fewer shards."
+            )
+        settings = dict(
+            settings,
+            count=int(len(rows)),
+            shard={
+                "index": index,
+                "count": num_shards,
+                "rows": [int(rows[0]), int(rows[-1]) + 1],
+                "total": int(count),
+            },
+        )
+        items = shards.take(items, rows)
+        labels = None if labels is None else np.asarray(labels)[rows]
+        prepare_output_folder(
+            cache_dir, own_names(cache_dir), what="feature cache"
+        )
+        cache_dir = os.path.join(
+            cache_dir, shards.shard_name(index, num_shards)
+        )
+    prepare_output_folder(cache_dir, own_names(cache_dir), what="feature cache")
     with folder_lock(cache_dir, "feature cache"):
         start = _check_existing(cache_dir, settings, order, overwrite, verbose)
         if start is None:
             return FeatureCache(cache_dir)
+        if shard is None and start == 0:
+            from keras_daam.features import shards
+
+            if shards.shard_folders(cache_dir):
+                return shards.assemble(cache_dir, settings, verbose=verbose)
         return _write(
             extractor,
             items,
@@ -400,6 +441,22 @@ def extract_to_cache(
             order,
             verbose,
         )
+
+
+def own_names(cache_dir):
+    """The names in `cache_dir` a cache may hold: its files and shards."""
+    from keras_daam.features.shards import shard_folders
+
+    return OWN_FILES + tuple(shard_folders(cache_dir))
+
+
+def _remove_shards(cache_dir):
+    import shutil
+
+    from keras_daam.features.shards import shard_folders
+
+    for name in shard_folders(cache_dir):
+        shutil.rmtree(os.path.join(cache_dir, name))
 
 
 def _remove_own_files(cache_dir):
@@ -418,9 +475,12 @@ def _check_existing(cache_dir, settings, order, overwrite, verbose):
     old = read_metadata(cache_dir)
     if old is None:
         _remove_own_files(cache_dir)  # a stray progress/features file
+        if overwrite:
+            _remove_shards(cache_dir)
         return 0
     if overwrite:
         _remove_own_files(cache_dir)
+        _remove_shards(cache_dir)
         return 0
     if old.get("format") != FORMAT:
         raise CacheMismatchError(
@@ -591,14 +651,6 @@ def _write(
     metadata["complete"] = True
     metadata["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     _atomic_write_json(meta_path, metadata)
-    notes = (
-        preprocessor.describe_notes()
-        if hasattr(preprocessor, "describe_notes")
-        else []
-    )
-    if verbose:
-        for note in notes:
-            print(f"Note: {note}.")
     return FeatureCache(cache_dir)
 
 

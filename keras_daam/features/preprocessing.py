@@ -214,9 +214,10 @@ class ImagePreprocessor(Preprocessor):
         if _is_paths(batch):
             from keras_daam.data import load_images
 
-            batch, notes = load_images(list(batch), self.image_size)
-            for note in notes:
-                self.notes[note] += 1
+            # What decoding changes (modes, sizes) is known from the files'
+            # headers before extraction: `keras_daam.pipeline.extract.
+            # image_notes` reports it once, not per batch.
+            batch, _ = load_images(list(batch), self.image_size)
         x = np.asarray(batch)
         if x.ndim == 3:
             x = np.repeat(x[..., None], 3, axis=-1)

@@ -207,6 +207,31 @@ def check_modality(extractor, dataset, preset):
         )
 
 
+def image_notes(dataset, image_size):
+    """Sentences about what decoding will change: modes and sizes."""
+    infos = [dataset.info(i) for i in range(len(dataset))]
+    modes = {}
+    for info in infos:
+        mode = info.get("mode")
+        if mode and mode != "RGB":
+            modes[mode] = modes.get(mode, 0) + 1
+    notes = [
+        f"{n} image(s) of mode {mode} will be converted to RGB"
+        + (" (alpha composited on black)" if "A" in mode else "")
+        for mode, n in sorted(modes.items())
+    ]
+    resized = sum(
+        (info.get("width"), info.get("height")) != (image_size, image_size)
+        for info in infos
+    )
+    if resized:
+        notes.append(
+            f"{resized} of {len(infos)} images will be resized to "
+            f"{image_size}x{image_size} (aspect ratio not kept)"
+        )
+    return notes
+
+
 def audio_length_notes(dataset, seconds, crop):
     """Sentences about clips longer or shorter than `seconds`."""
     durations = [dataset.info(i).get("duration") for i in range(len(dataset))]
