@@ -216,24 +216,12 @@ def class_profiles(class_maps, per_class=False):
     return classes, profiles
 
 
-def _average_ranks(x):
-    """Ranks 1..n, tied values sharing their average rank."""
-    order = np.argsort(x, kind="stable")
-    sorted_x = x[order]
-    ranks = np.empty(len(x), dtype=np.float64)
-    # Boundaries of runs of equal values in the sorted order.
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_x) != 0) + 1]
-    ends = np.r_[starts[1:], len(x)]
-    for s, e in zip(starts, ends):
-        ranks[order[s:e]] = 0.5 * (s + 1 + e)  # mean of ranks s+1 .. e
-    return ranks
-
-
 def spearman_rank_correlation(a, b):
-    """Spearman's rank correlation of two 1-D score vectors (numpy only).
+    """Spearman's rank correlation of two 1-D score vectors.
 
-    The Pearson correlation of the ranks, ties given their average rank (as
-    `scipy.stats.spearmanr`). 1 means the same order, -1 the reverse.
+    The Pearson correlation of the ranks, ties given their average rank:
+    `scipy.stats.spearmanr` (SciPy is imported on first use; `pip install
+    scipy`). 1 means the same order, -1 the reverse.
 
     Args:
         a: array-like `[n]`, e.g. per-layer contributions of a trained head.
@@ -242,6 +230,9 @@ def spearman_rank_correlation(a, b):
     Returns:
         float in [-1, 1], or NaN when either input is constant (no order)
         or has fewer than 2 entries.
+
+    Raises:
+        ValueError: inputs of different lengths, or containing NaN.
 
     Example:
 
@@ -258,11 +249,10 @@ def spearman_rank_correlation(a, b):
         )
     if np.isnan(a).any() or np.isnan(b).any():
         raise ValueError("Spearman inputs contain NaN.")
-    if a.size < 2:
+    if a.size < 2 or np.all(a == a[0]) or np.all(b == b[0]):
+        # No order to correlate (SciPy would warn and return NaN too).
         return float("nan")
-    ra = _average_ranks(a) - (a.size + 1) / 2.0
-    rb = _average_ranks(b) - (a.size + 1) / 2.0
-    denom = np.sqrt((ra * ra).sum() * (rb * rb).sum())
-    if denom == 0:
-        return float("nan")
-    return float(np.clip((ra * rb).sum() / denom, -1.0, 1.0))
+    from scipy import stats
+
+    rho = float(stats.spearmanr(a, b).statistic)
+    return float(np.clip(rho, -1.0, 1.0))

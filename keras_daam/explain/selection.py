@@ -3,14 +3,23 @@
 The paper's ablation: retrain on the layers with the highest IF and on
 those with the lowest; if high-IF layers give the better head, the IF
 pointed at something real. This, not the map, is the test of importance.
+
+Both subsets are trained with the evaluation protocol
+(`keras_daam.evaluation.fit_and_select`): learning rate and epochs chosen
+on the validation split, the test split touched once by the selected
+model, the same seeds for both, and a paired comparison of the two.
 """
 
 import numpy as np
 
+from keras_daam.evaluation import DEFAULT_LEARNING_RATES
+from keras_daam.evaluation import compare
+from keras_daam.evaluation import fit_and_select
 from keras_daam.explain.importance import bottom_k_layers
 from keras_daam.explain.importance import top_k_layers
 
-_DAAM_ATTENTIONS = ("daam", "daam_mixture")
+DEFAULT_HEAD = "daam_h1_flatten"
+_DAAM_ATTENTIONS = ("daam",)
 
 
 def _features_of(data):
@@ -48,9 +57,44 @@ def _check_layers(layers, num_layers):
     return layers
 
 
-def _accuracy(model, x, y, batch_size):
-    logits = model.predict(x, batch_size=batch_size, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=-1) == y))
+def _head_builder(head, num_layers, feature_dim, num_classes, head_options):
+    """`build_fn(seed=...)` of a named head or a custom one."""
+    from keras_daam.heads import build_head
+    from keras_daam.heads import get_head_spec
+
+    if head is not None:
+        if head_options:
+            raise ValueError(
+                f"The head {head!r} fixes its attention module and decoder; "
+                f"received {sorted(head_options)} as well. For a custom "
+                "head pass `head=None` with `attention=`, `decoder=` and "
+                "its options."
+            )
+        spec = get_head_spec(head)
+        spec.check(num_layers, feature_dim)
+        return lambda seed: spec.build(
+            num_layers, feature_dim, num_classes, compile=False, seed=seed
+        )
+    options = dict(head_options)
+    if options.get("attention", "daam") in _DAAM_ATTENTIONS:
+        # A few selected layers rarely split into the default 8 heads.
+        options.setdefault("num_heads", 1)
+    build_head(
+        num_layers=num_layers,
+        feature_dim=feature_dim,
+        num_classes=num_classes,
+        compile=False,
+        seed=0,
+        **options,
+    )  # fail before training
+    return lambda seed: build_head(
+        num_layers=num_layers,
+        feature_dim=feature_dim,
+        num_classes=num_classes,
+        compile=False,
+        seed=seed,
+        **options,
+    )
 
 
 def retrain_on_layers(
@@ -60,24 +104,25 @@ def retrain_on_layers(
     val_data,
     test_data,
     num_classes=None,
-    attention="daam",
-    decoder="conv",
-    epochs=10,
-    batch_size=32,
-    learning_rate=1e-4,
+    head=DEFAULT_HEAD,
+    learning_rates=DEFAULT_LEARNING_RATES,
+    max_epochs=30,
+    patience=5,
+    batch_size=64,
     seed=0,
+    weight_decay=0.01,
     verbose=0,
-    head_builder=None,
     **head_options,
 ):
-    """Train a fresh head on only the given layers and report its accuracy.
+    """Train a fresh head on only the given layers, with the protocol.
 
-    Reproduces the paper's IF ablation: e.g. `retrain_on_layers(...,
-    layers=top_k_layers(if_map, 3), ...)` against the bottom 3. The head is
-    built by `keras_daam.heads.build_head` with
-    `num_layers=len(layers)`, trained for `epochs` on the training
-    features, and evaluated (accuracy of the arg-max logit) on the
-    validation and test features restricted to the same layers.
+    Reproduces one arm of the paper's IF ablation, e.g.
+    `retrain_on_layers(..., layers=top_k_layers(if_map, 3))` against the
+    bottom 3. The head (`num_layers=len(layers)`) is trained with
+    `keras_daam.evaluation.fit_and_select`: the learning rate (from
+    `learning_rates`) and the epoch count (early stopping, best weights
+    restored) are chosen on `val_data`; `test_data` is evaluated once, by
+    the selected model. All three splits are restricted to `layers`.
 
     This is the test of importance an averaged IF map cannot give on its
     own (the map may mostly reflect the data; see
@@ -94,33 +139,46 @@ def retrain_on_layers(
         val_data: `(features [N_val, L, d], labels)`, all `L` layers.
         test_data: `(features [N_test, L, d], labels)`, all `L` layers.
         num_classes: int. Defaults to the largest label seen + 1.
-        attention: str. Attention module of the head (see
-            `keras_daam.heads.ATTENTION_NAMES`). Defaults to `"daam"`.
-            For `"daam"`/`"daam_mixture"`, `num_heads` defaults to 1 here
-            (a few selected layers rarely split into 8 heads).
-        decoder: str. The head's decoder. Defaults to `"conv"` (the paper's).
-        epochs: int. Training epochs. Defaults to 10.
-        batch_size: int. Defaults to 32.
-        learning_rate: float. Defaults to `1e-4` (the paper's).
-        seed: int. Seeds weights and shuffling
-            (`keras.utils.set_random_seed`). Defaults to 0.
+        head: str or None. A registered head name
+            (`keras_daam.heads.head_names()`). Defaults to
+            `"daam_h1_flatten"` (one DAAM head over the selected layers,
+            flatten decoder). `None` builds a custom head from
+            `head_options` (`attention=`, `decoder=`, ...; for DAAM
+            `num_heads` defaults to 1).
+        learning_rates: the learning-rate grid. Defaults to `(1e-3, 1e-4)`.
+        max_epochs: int. Upper bound on epochs. Defaults to 30.
+        patience: int. Early-stopping patience. Defaults to 5.
+        batch_size: int. Defaults to 64.
+        seed: int. Seeds weights and shuffling. Defaults to 0.
+        weight_decay: float. AdamW weight decay. Defaults to 0.01.
         verbose: int. Keras verbosity of `fit`. Defaults to 0.
-        head_builder: optional callable with `build_head`'s signature, used
-            instead of it.
-        **head_options: further `build_head` arguments (`loss`,
-            `weight_decay`, attention options ...).
+        **head_options: `keras_daam.heads.build_head` arguments of a
+            custom head (`head=None`): `attention`, `decoder`, attention
+            options.
 
     Returns:
         dict with `"layers"` (the indices used), `"val_accuracy"`,
-        `"test_accuracy"` (floats in [0, 1]), `"history"` (the Keras
-        history dict) and `"model"` (the trained head).
+        `"test_accuracy"` (floats in [0, 1]), `"test_predictions"`,
+        `"learning_rate"` and `"epochs"` (selected on validation),
+        `"grid"`, `"trainable_params"`, `"train_time_s"`,
+        `"search_time_s"`, `"history"` (the selected run's Keras history)
+        and `"model"` (the selected head).
+
+    Example:
+
+    ```python
+    result = keras_daam.explain.retrain_on_layers(
+        x_train, y_train, [4, 5], (x_val, y_val), (x_test, y_test)
+    )
+    print(result["test_accuracy"], result["learning_rate"])
+    ```
     """
-    import keras
-
-    if head_builder is None:
-        from keras_daam.heads import build_head as head_builder
-
     x = _features_of(features)
+    if np.ndim(x) != 3:
+        raise ValueError(
+            "Features must be `[N, L, d]` stacked layers. Received shape "
+            f"{np.shape(x)}."
+        )
     num_layers = x.shape[1]
     layers = _check_layers(layers, num_layers)
     y = _labels(labels)
@@ -136,37 +194,23 @@ def retrain_on_layers(
             )
     if num_classes is None:
         num_classes = int(max(y.max(), y_val.max(), y_test.max())) + 1
-    if attention in _DAAM_ATTENTIONS:
-        head_options.setdefault("num_heads", 1)
-    keras.utils.set_random_seed(seed)
-    model = head_builder(
-        num_layers=len(layers),
-        feature_dim=int(x.shape[2]),
-        num_classes=num_classes,
-        attention=attention,
-        decoder=decoder,
-        learning_rate=learning_rate,
-        seed=seed,
-        **head_options,
+    build_fn = _head_builder(
+        head, len(layers), int(x.shape[2]), num_classes, head_options
     )
-    xs = _select(x, layers)
-    xs_val = _select(x_val, layers)
-    xs_test = _select(x_test, layers)
-    history = model.fit(
-        xs,
-        y,
-        validation_data=(xs_val, y_val),
-        epochs=epochs,
+    run = fit_and_select(
+        build_fn,
+        (_select(x, layers), y),
+        (_select(x_val, layers), y_val),
+        (_select(x_test, layers), y_test),
+        learning_rates=learning_rates,
+        max_epochs=max_epochs,
+        patience=patience,
         batch_size=batch_size,
+        seed=seed,
+        weight_decay=weight_decay,
         verbose=verbose,
     )
-    return {
-        "layers": layers,
-        "val_accuracy": _accuracy(model, xs_val, y_val, batch_size),
-        "test_accuracy": _accuracy(model, xs_test, y_test, batch_size),
-        "history": history.history,
-        "model": model,
-    }
+    return {"layers": layers, **run}
 
 
 def importance_ablation(
@@ -181,19 +225,29 @@ def importance_ablation(
 ):
     """The paper's ablation: retrain on the top-k vs the bottom-k IF layers.
 
+    Each subset is retrained once per seed with `retrain_on_layers` (the
+    protocol: learning rate and epochs chosen on validation, test touched
+    once), on the same seeds, and the two are compared pairwise on the
+    same test examples (`keras_daam.evaluation.compare`).
+
     Args:
         features, labels, val_data, test_data: as in `retrain_on_layers`.
         if_map: IF map `[L, d]` (or per-layer scores `[L]`) that ranks the
-            layers.
+            layers. Compute it on the validation split, never on test.
         k: int. Number of layers in each subset.
         seeds: iterable of ints; each subset is retrained once per seed.
             Defaults to `(0,)`.
-        **retrain_kwargs: passed to `retrain_on_layers`.
+        **retrain_kwargs: passed to `retrain_on_layers` (`head`,
+            `learning_rates`, `max_epochs`, `patience`, `batch_size`, ...).
 
     Returns:
         dict with `"top_layers"`, `"bottom_layers"`, `"top_accuracy"`,
-        `"bottom_accuracy"` (test accuracies, one per seed) and their
-        `"top_mean"`, `"bottom_mean"`, `"top_std"`, `"bottom_std"`.
+        `"bottom_accuracy"` (test accuracies, one per seed), their
+        `"top_mean"`, `"bottom_mean"`, `"top_std"`, `"bottom_std"` (sample
+        std over seeds, 0 for one seed), `"top_runs"` and `"bottom_runs"`
+        (the per-seed protocol results, without models) and
+        `"comparison"` (top minus bottom: per-seed differences, paired
+        bootstrap interval, McNemar p-values and a verdict).
 
     Example:
 
@@ -201,17 +255,22 @@ def importance_ablation(
     result = keras_daam.explain.importance_ablation(
         x_train, y_train, if_map, k=3,
         val_data=(x_val, y_val), test_data=(x_test, y_test),
-        seeds=(0, 1, 2), epochs=20,
+        seeds=(0, 1, 2),
     )
     print(result["top_mean"], result["bottom_mean"])
+    print(result["comparison"]["verdict"])
     ```
     """
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("`seeds` is empty: give at least one seed.")
     top = top_k_layers(if_map, k)
     bottom = bottom_k_layers(if_map, k)
     out = {"top_layers": top.tolist(), "bottom_layers": bottom.tolist()}
     for name, chosen in (("top", top), ("bottom", bottom)):
-        accs = [
-            retrain_on_layers(
+        runs = []
+        for s in seeds:
+            run = retrain_on_layers(
                 features,
                 labels,
                 chosen,
@@ -219,10 +278,17 @@ def importance_ablation(
                 test_data,
                 seed=s,
                 **retrain_kwargs,
-            )["test_accuracy"]
-            for s in seeds
-        ]
+            )
+            run.pop("model", None)
+            runs.append(run)
+        accs = [r["test_accuracy"] for r in runs]
         out[f"{name}_accuracy"] = accs
         out[f"{name}_mean"] = float(np.mean(accs))
-        out[f"{name}_std"] = float(np.std(accs))
+        out[f"{name}_std"] = (
+            float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0
+        )
+        out[f"{name}_runs"] = runs
+    out["comparison"] = compare(
+        _labels(test_data[1]), out["top_runs"], out["bottom_runs"]
+    )
     return out

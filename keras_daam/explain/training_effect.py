@@ -19,6 +19,7 @@ from keras_daam.explain.collection import density_layer
 from keras_daam.explain.importance import importance_factor
 from keras_daam.explain.importance import layer_contribution
 from keras_daam.explain.importance import spearman_rank_correlation
+from keras_daam.utils import to_numpy
 
 
 @dataclasses.dataclass
@@ -105,8 +106,8 @@ def initial_copy(model_or_layer):
 def _weight_change(trained, initial):
     out = {}
     for w_t, w_i in zip(trained.weights, initial.weights):
-        a = np.asarray(keras.ops.convert_to_numpy(w_t), dtype=np.float64)
-        b = np.asarray(keras.ops.convert_to_numpy(w_i), dtype=np.float64)
+        a = np.asarray(to_numpy(w_t), dtype=np.float64)
+        b = np.asarray(to_numpy(w_i), dtype=np.float64)
         name = w_t.path if hasattr(w_t, "path") else w_t.name
         out[name.split("/", 1)[-1] if "/" in name else name] = (
             float(np.abs(a - b).max()) if a.size else 0.0

@@ -103,17 +103,19 @@ def test_trained_vs_initial(data, trained):
 @pytest.mark.filterwarnings("ignore:.*spans only 2 element")
 def test_retrain_on_signal_vs_noise_layers(data):
     (x, y), val, test = data
-    kwargs = dict(
-        decoder="flatten", epochs=4, batch_size=16, learning_rate=1e-2
-    )
+    kwargs = dict(learning_rates=(1e-2,), max_epochs=4, batch_size=16)
     good = explain.retrain_on_layers(x, y, list(SIGNAL), val, test, **kwargs)
     bad = explain.retrain_on_layers(x, y, [0, 1], val, test, **kwargs)
     assert good["layers"] == [4, 5]
+    # The default head: one DAAM head over the selected layers.
+    assert good["model"].name == "daam_h1_flatten"
     assert good["model"].input_shape == (None, 2, D)
     assert good["model"].get_layer("attention").num_heads == 1
     for r in (good, bad):
         assert 0.0 <= r["test_accuracy"] <= 1.0
         assert "loss" in r["history"]
+        assert r["learning_rate"] == 1e-2 and 1 <= r["epochs"] <= 4
+        assert r["test_predictions"].shape == (len(test[1]),)
     # Only the selected layers are used: signal layers separate the classes.
     assert good["test_accuracy"] >= 0.8
     assert good["test_accuracy"] > bad["test_accuracy"] + 0.25
@@ -123,19 +125,80 @@ def test_retrain_on_signal_vs_noise_layers(data):
         explain.retrain_on_layers(x, y, [1, 1], val, test, **kwargs)
 
 
+def test_retrain_selects_on_validation_and_touches_test_once(data):
+    (x, y), val, test = data
+    kwargs = dict(max_epochs=3, batch_size=16, head="none_flatten")
+    out = explain.retrain_on_layers(
+        x, y, [4, 5], val, test, learning_rates=(1e-7, 1e-2), **kwargs
+    )
+    # 1e-7 cannot learn in 3 epochs: validation picks 1e-2.
+    assert out["learning_rate"] == 1e-2
+    assert [g["learning_rate"] for g in out["grid"]] == [1e-7, 1e-2]
+    # Scrambled test labels change nothing but the reported test accuracy.
+    wrong = (test[0], (test[1] + 1) % C)
+    again = explain.retrain_on_layers(
+        x, y, [4, 5], val, wrong, learning_rates=(1e-7, 1e-2), **kwargs
+    )
+    assert again["learning_rate"] == out["learning_rate"]
+    assert again["val_accuracy"] == out["val_accuracy"]
+    np.testing.assert_array_equal(
+        again["test_predictions"], out["test_predictions"]
+    )
+
+
+def test_retrain_heads_by_name_or_custom(data):
+    (x, y), val, test = data
+    kwargs = dict(learning_rates=(1e-2,), max_epochs=1, batch_size=16)
+    named = explain.retrain_on_layers(
+        x, y, [3, 4, 5], val, test, head="daam_features_h4_flatten", **kwargs
+    )
+    assert named["model"].get_layer("attention").num_heads == 4
+    custom = explain.retrain_on_layers(
+        x,
+        y,
+        [3, 4, 5],
+        val,
+        test,
+        head=None,
+        attention="mha",
+        decoder="pool",
+        num_heads=2,
+        **kwargs,
+    )
+    assert custom["model"].get_layer("attention").num_heads == 2
+    with pytest.raises(ValueError, match="head=None"):
+        explain.retrain_on_layers(
+            x, y, [4, 5], val, test, attention="mha", **kwargs
+        )
+    with pytest.raises(ValueError, match="daam_h4_flatten"):
+        explain.retrain_on_layers(
+            x, y, [4, 5], val, test, head="daam_h4_flatten", **kwargs
+        )
+    with pytest.raises(ValueError, match="Unknown head"):
+        explain.retrain_on_layers(x, y, [4, 5], val, test, head="nope")
+
+
 def test_importance_ablation_orchestration(data, monkeypatch):
     (x, y), val, test = data
     calls = []
 
     def fake_retrain(features, labels, layers, val_data, test_data, **kw):
-        calls.append((list(layers), kw["seed"], kw["epochs"]))
-        # Pretend accuracy grows with the mean index of the chosen layers.
-        return {"test_accuracy": float(np.mean(layers)) / 10 + kw["seed"]}
+        calls.append((list(layers), kw["seed"], kw["max_epochs"]))
+        # Top layers right on every example, bottom layers on seed-many.
+        pred = np.array(test_data[1])
+        if min(layers) < 4:
+            pred[: 10 + kw["seed"]] = (pred[: 10 + kw["seed"]] + 1) % C
+        return {
+            "layers": list(layers),
+            "test_accuracy": float(np.mean(pred == test_data[1])),
+            "test_predictions": pred,
+            "model": object(),
+        }
 
     monkeypatch.setattr(explain.selection, "retrain_on_layers", fake_retrain)
     scores = np.array([0.0, 0.1, 0.2, 0.3, 0.9, 1.0])
     out = explain.importance_ablation(
-        x, y, scores, 2, val, test, seeds=(0, 1), epochs=3
+        x, y, scores, 2, val, test, seeds=(0, 1), max_epochs=3
     )
     assert out["top_layers"] == [5, 4] and out["bottom_layers"] == [0, 1]
     assert calls == [
@@ -144,10 +207,17 @@ def test_importance_ablation_orchestration(data, monkeypatch):
         ([0, 1], 0, 3),
         ([0, 1], 1, 3),
     ]
-    assert out["top_accuracy"] == pytest.approx([0.45, 1.45])
-    assert out["top_mean"] == pytest.approx(0.95)
-    assert out["top_std"] == pytest.approx(0.5)
-    assert out["bottom_mean"] == pytest.approx(0.55)
+    n = len(test[1])
+    assert out["top_accuracy"] == [1.0, 1.0]
+    assert out["bottom_accuracy"] == pytest.approx([1 - 10 / n, 1 - 11 / n])
+    assert out["top_mean"] == 1.0 and out["top_std"] == 0.0
+    assert out["bottom_std"] == pytest.approx(
+        np.std(out["bottom_accuracy"], ddof=1)
+    )
+    assert all("model" not in r for r in out["top_runs"] + out["bottom_runs"])
+    comparison = out["comparison"]
+    assert comparison["verdict"] == "A better"  # top minus bottom
+    assert comparison["per_seed"] == pytest.approx([10 / n, 11 / n])
 
 
 def test_masked_head(data):
