@@ -393,7 +393,8 @@ class DensityAdaptiveAttention(keras.layers.Layer):
         `sum_k a_k (y - m_k)**2 = A (y - M)**2 + R` with `A = sum a_k`,
         `M = sum a_k m_k / A`, `R = sum a_k m_k**2 - A M**2 >= 0`.
         Returns `A, M, R`, each broadcastable on the split input and free of
-        the density axis (the cost does not grow with `K`).
+        the density axis (the cost does not grow with `K`); `R` is `None`
+        with one density or when the output is normalised (it cancels).
         """
         offset = ops.cast(self._param_layout(self.mean_offset), dtype)
         scale = ops.cast(self._param_layout(self.scale), dtype)
@@ -406,6 +407,9 @@ class DensityAdaptiveAttention(keras.layers.Layer):
         a_sum = ops.sum(coef, axis=-1)
         safe = ops.where(ops.equal(a_sum, 0), ops.ones_like(a_sum), a_sum)
         center = ops.sum(coef * offset, axis=-1) / safe
+        if self.normalize:
+            # R / var is constant along the axis: it cancels in a softmax.
+            return a_sum, center, None
         rest = ops.sum(coef * ops.square(offset), axis=-1) - a_sum * ops.square(
             center
         )
@@ -483,27 +487,39 @@ class DensityAdaptiveAttention(keras.layers.Layer):
         xs = self._split_heads(x)
         red = self._norm_axis + 1  # the head-span axis after splitting
 
+        # In eager mode every full-size op costs a kernel and a fresh
+        # buffer, and about two of each in the backward pass, so the maths
+        # below keeps them few: squares as `t * t` (the backward of
+        # `square` is a `pow` that copies), per-head constants combined on
+        # the small statistics tensors first, broadcast constants added
+        # negated rather than subtracted (the backward of a subtraction
+        # negates the full-size gradient before reducing it), and
+        # intermediates released as soon as they are used: fewer live
+        # buffers keep the allocator from handing memory back to the system
+        # and faulting it in again on every call.
         if padding_mask is not None:
             m = self._standardize_mask(padding_mask, inputs.shape)
             m = self._split_heads(ops.broadcast_to(m, input_shape))
             # `where`, not a product: padded values (even Inf) never leak in.
-            xs = ops.where(m, xs, ops.zeros_like(xs))
+            xs = ops.where(m, xs, 0.0)
+            real = m
             m = ops.cast(m, dtype)
             count = ops.sum(m, axis=red, keepdims=True)
             safe_count = ops.maximum(count, 1.0)
-            centered = xs - ops.sum(xs, axis=red, keepdims=True) / safe_count
-            centered = centered * m
+            neg_mean = ops.sum(xs, axis=red, keepdims=True) / -safe_count
+            centered = (xs + neg_mean) * m
         else:
-            m = None
+            m = real = None
             count = safe_count = float(self._span)
             # sum / count, not ops.mean: Keras's torch `mean` computes in
             # float32 even for float64 inputs (keras 3.15).
-            centered = xs - ops.sum(xs, axis=red, keepdims=True) / count
+            neg_mean = ops.sum(xs, axis=red, keepdims=True) / -count
+            centered = xs + neg_mean
         # Two-pass variance: E[(x - mu)^2] rather than E[x^2] - mu^2, which
         # cancels catastrophically for large magnitudes. Not `ops.var` or
         # `ops.moments`: `torch.var` over a non-trailing axis is ~50x slower
         # on CPU, and `moments` uses E[x^2] - mu^2 on some backends.
-        sq_sum = ops.sum(ops.square(centered), axis=red, keepdims=True)
+        sq_sum = ops.sum(centered * centered, axis=red, keepdims=True)
         if self.formulation == "package":
             # unbiased, as the authors' torch.var
             denom = (
@@ -513,21 +529,33 @@ class DensityAdaptiveAttention(keras.layers.Layer):
             )
         else:
             denom = safe_count
-        var = sq_sum / denom + self.epsilon
-        inv_var = 1.0 / var
-
-        logits = self._log_density(centered, var, inv_var)
+        if self.formulation == "mixture":
+            var = sq_sum / denom + self.epsilon
+            logits = self._mixture_log_density(centered, var, dtype)
+            del centered
+        else:
+            # -(A (y - M)^2 + R) / var, y = x - mu: one quadratic whatever
+            # K. `y - M` is formed from the centred `y` (not as
+            # `x - (mu + M)`) to keep its precision for large magnitudes.
+            factor, center, constant = self._quadratic(dtype, sq_sum, denom)
+            logits = centered + (-center)
+            del centered
+            logits = logits * logits
+            logits = logits * factor
+            if constant is not None:
+                logits = logits + constant
         if self.normalize:
             if m is None:
                 # One fused, max-subtracted kernel where the backend has one
                 # (eager PyTorch); XLA fuses the same steps on its own.
                 weights = ops.softmax(logits, axis=red)
             else:
-                weights = self._masked_softmax(logits, m, red)
+                weights = self._masked_softmax(logits, real, m, red)
         else:
             weights = ops.exp(logits)
             if m is not None:
                 weights = weights * m
+        del logits
         outputs = xs * weights
         outputs = ops.cast(
             ops.reshape(outputs, input_shape), self.compute_dtype
@@ -539,22 +567,22 @@ class DensityAdaptiveAttention(keras.layers.Layer):
             return outputs, scores
         return outputs
 
-    def _log_density(self, centered, var, inv_var):
-        """Log of the (unnormalised) density at every element."""
-        dtype = centered.dtype
-        if self.formulation == "mixture":
-            return self._mixture_log_density(centered, var, dtype)
+    def _quadratic(self, dtype, sq_sum, denom):
+        """Statistics-sized `F, M, C`: log-density `F (y - M)**2 + C`.
+
+        With `var = sq_sum / denom + epsilon`: `F = -A / var`, `C = -R / var`
+        (`None` where it cancels: in a softmax, or with one density); see
+        `_product_coefficients`. Written as `(-A denom) / (sq_sum + epsilon
+        denom)`: the tensors of per-head, per-feature statistics are a
+        third of the input's size on the paper's layer axis (3 layers per
+        head), so their ops count too.
+        """
         a_sum, center, rest = self._product_coefficients(dtype)
-        # -(A (y - M)^2 + R) / var, y = x - mu: one quadratic whatever K.
-        # The per-head factors are combined on the small statistics tensors
-        # first, so the full-size tensor sees one subtract, one square and
-        # one multiply. `y - M` is formed from the centred `y` (not as
-        # `x - (mu + M)`) to keep its precision for large magnitudes.
-        logits = ops.square(centered - center) * (-(a_sum * inv_var))
-        if rest is not None and not self.normalize:
-            # R / var is constant along the axis: it cancels in a softmax.
-            logits = logits - rest * inv_var
-        return logits
+        scaled_var = sq_sum + self.epsilon * denom
+        factor = (a_sum * -denom) / scaled_var
+        if rest is None:
+            return factor, center, None
+        return factor, center, (rest * -denom) / scaled_var
 
     def _mixture_log_density(self, centered, var, dtype):
         offset = ops.cast(self._param_layout(self.mean_offset), dtype)
@@ -574,11 +602,11 @@ class DensityAdaptiveAttention(keras.layers.Layer):
         return ops.logsumexp(log_k, axis=-1)
 
     @staticmethod
-    def _masked_softmax(logits, m, axis):
+    def _masked_softmax(logits, real, m, axis):
         # Mask with `where` (not an additive constant) so that padded
         # elements never win the max, whatever the logits' range. A span
         # with no real element sums to 0 and yields weights of 0.
-        logits = ops.where(m > 0, logits, ops.full_like(logits, -1e30))
+        logits = ops.where(real, logits, -1e30)
         logits = logits - ops.stop_gradient(
             ops.max(logits, axis=axis, keepdims=True)
         )

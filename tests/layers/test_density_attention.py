@@ -542,6 +542,33 @@ class DensityAdaptiveAttentionTest(testing.TestCase):
             self.assertAllClose(theirs[f"w{i}"], g, atol=1e-4, rtol=1e-4)
         json.dumps({"other": other})  # keeps the import honest
 
+    # ------------------------------------------------------ eager cost
+    def test_eager_torch_buffer_budget(self):
+        """Pins the eager PyTorch cost of the package formulation.
+
+        Counted in a PyTorch subprocess whatever the current backend (see
+        `torch_kernel_count.py`): fresh full-size and statistics-size
+        buffers per call, the same for 1, 5 and 16 densities. The version
+        before this budget (commit 389a156) needed 7 / 9 in the forward
+        pass and 23 / 20 in forward + backward.
+        """
+        root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+        env = dict(os.environ, KERAS_BACKEND="torch", PYTHONPATH=root)
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.layers.torch_kernel_count"],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=root,
+        )
+        self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+        counts = json.loads(proc.stdout.strip().splitlines()[-1])
+        budget = {"fwd": 7, "fwd_stats": 5, "fwd_bwd": 21, "fwd_bwd_stats": 13}
+        for k, found in counts.items():
+            for key, limit in budget.items():
+                self.assertLessEqual(found[key], limit, f"K={k} {key}")
+            self.assertEqual(found, counts["1"], f"K={k}")
+
     # ------------------------------------------------------ training
     def test_trains_under_fit_with_jit(self):
         rng = np.random.default_rng(22)
