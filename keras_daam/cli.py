@@ -291,6 +291,19 @@ def build_parser():
         action="store_true",
         help="rebuild a cache made from other data or settings",
     )
+    ext.add_argument(
+        "--shard",
+        default=None,
+        help="INDEX/COUNT: extract only this slice of the data (one "
+        "process or host per shard); the same command without --shard "
+        "then checks and assembles the finished shards",
+    )
+    ext.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help="JAX: split every batch over all local devices "
+        "(keras.distribution.DataParallel)",
+    )
     _add_data_options(ext)
     _add_common(ext)
 
@@ -485,9 +498,13 @@ def cmd_demo(args):
 
 def cmd_extract(args):
     from keras_daam.features import make_preprocessor
+    from keras_daam.features.shards import parse_shard
     from keras_daam.pipeline import extract as pipeline
 
     pipeline.parse_layers(args.layers)  # checked before anything loads
+    shard = parse_shard(args.shard) if args.shard else None
+    if args.data_parallel:
+        pipeline.use_data_parallel()
     _log(f"keras-daam: loading {args.preset}")
     extractor, resolved = pipeline.load_extractor(
         args.preset, args.layers, args.include_embeddings
@@ -538,6 +555,7 @@ def cmd_extract(args):
         preprocessor,
         batch_size=args.batch_size,
         overwrite=args.overwrite,
+        shard=shard,
     )
     for note in preprocessor.describe_notes():
         _log(f"keras-daam: note: {note}")

@@ -107,7 +107,13 @@ def _text_buckets(texts, preprocessor, batch_size, start_batch):
         right_padded = np.all(mask == (positions < lengths[:, None]))
         full = mask.shape[1]
         order = np.argsort(lengths, kind="stable")
-        for b_lo, b_hi in batch_ranges(len(order), batch_size):
+        # The one short batch holds the shortest texts, where padding it to
+        # a full batch (one compiled shape) costs least.
+        short = len(order) % batch_size
+        edges = [0] + list(
+            range(short or batch_size, len(order) + 1, batch_size)
+        )
+        for b_lo, b_hi in zip(edges[:-1], edges[1:]):
             if position >= start_batch:
                 index = order[b_lo:b_hi]
                 cut = (

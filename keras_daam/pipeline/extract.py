@@ -197,6 +197,26 @@ def load_extractor(preset, layers="all", include_embeddings=False):
     return extractor, resolved
 
 
+def use_data_parallel():
+    """Splits every extraction batch over all local devices (JAX).
+
+    Raises:
+        ValueError: on another backend (`keras.distribution` is JAX's).
+    """
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise ValueError(
+            "--data-parallel needs the JAX backend (KERAS_BACKEND=jax); "
+            f"this run uses {keras.backend.backend()}."
+        )
+    import jax
+
+    keras.distribution.set_distribution(
+        keras.distribution.DataParallel(devices=jax.local_devices())
+    )
+
+
 def check_modality(extractor, dataset, preset):
     """Raises a ValueError when the data do not suit the backbone."""
     if dataset.modality != extractor.modality:
@@ -262,6 +282,7 @@ def extract_dataset(
     batch_size=None,
     overwrite=False,
     verbose=True,
+    shard=None,
 ):
     """Extracts `dataset` into the cache folder `output`.
 
@@ -290,4 +311,5 @@ def extract_dataset(
         overwrite=overwrite,
         verbose=verbose,
         description=description,
+        shard=shard,
     )

@@ -102,7 +102,7 @@ def test_interrupted_cache_resumes_only_with_its_own_settings(
     ).assert_user_error("sequence_length")
     # ... the same command resumes it.
     resumed = extract(run, tiny_bert_preset, tiny_csv, out, *args)
-    assert resumed.code == 0 and "Resuming extraction at 16/60" in resumed.out
+    assert resumed.code == 0 and "Resuming extraction at 12/60" in resumed.out
 
 
 def test_a_second_writer_fails_with_a_clear_message(
@@ -280,8 +280,10 @@ def test_test_labels_are_matched_by_name(
         "none_flatten",
         "--epochs",
         "30",
+        "--patience",
+        "30",
         "--learning-rates",
-        "1e-2",
+        "1e-1",
         "--val-fraction",
         "0.25",
     )
@@ -289,7 +291,8 @@ def test_test_labels_are_matched_by_name(
     runs = read_json(tmp_path / "run" / "report.json")["results"][
         "none_flatten"
     ]
-    assert runs[0]["test_accuracy"] >= 0.9, runs[0]
+    # By index, every class_2 row would be scored as class_1: <= 0.5.
+    assert runs[0]["test_accuracy"] >= 0.75, runs[0]
     unseen = write_csv(
         tmp_path / "unseen.csv", [("red cat", "class_9"), ("sun", "class_0")]
     )
@@ -632,7 +635,7 @@ def test_explain_a_trained_head(run, text_run, text_cache, tmp_path):
         os.path.join(text_run, "heads", "none_flatten"),
         "--output",
         tmp_path / "e2",
-    ).assert_user_error("no layer named 'attention'")
+    ).assert_user_error("have no density map")
 
 
 # ---------------------------------------------- a CLI that explains itself
