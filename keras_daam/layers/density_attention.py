@@ -6,6 +6,11 @@ import warnings
 import keras
 from keras import ops
 
+from keras_daam.utils import check_choice
+from keras_daam.utils import check_float
+from keras_daam.utils import check_int
+from keras_daam.utils import check_positive_int
+
 FORMULATIONS = ("paper", "package", "mixture")
 
 # Default numerical floor added to the variance, per formulation.
@@ -189,26 +194,10 @@ class DensityAdaptiveAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if formulation not in FORMULATIONS:
-            raise ValueError(
-                f"Unknown `formulation`: {formulation!r}. Expected one of "
-                f"{FORMULATIONS}."
-            )
-        for name, value in (
-            ("num_heads", num_heads),
-            ("num_densities", num_densities),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(
-                    f"`{name}` must be a positive integer. Received: "
-                    f"{name}={value!r}"
-                )
-            if value < 1:
-                raise ValueError(
-                    f"`{name}` must be >= 1. Received: {name}={value}"
-                )
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise ValueError(f"`axis` must be an integer. Received: {axis!r}")
+        check_choice("formulation", formulation, FORMULATIONS)
+        num_heads = check_positive_int("num_heads", num_heads)
+        num_densities = check_positive_int("num_densities", num_densities)
+        axis = check_int("axis", axis)
         if feature_axis == "auto":
             feature_axis = -1 if formulation == "paper" else None
         if feature_axis is not None and (
@@ -225,10 +214,9 @@ class DensityAdaptiveAttention(keras.layers.Layer):
             )
         if epsilon is None:
             epsilon = _DEFAULT_EPSILON[formulation]
-        if not (isinstance(epsilon, (int, float)) and epsilon > 0):
-            raise ValueError(
-                f"`epsilon` must be a positive number. Received: {epsilon!r}"
-            )
+        epsilon = check_float(
+            "epsilon", epsilon, minimum=0.0, include_minimum=False
+        )
         self.num_heads = num_heads
         self.num_densities = num_densities
         self.axis = axis

@@ -3,6 +3,8 @@
 import keras
 
 from keras_daam.layers.density_attention import DensityAdaptiveAttention
+from keras_daam.utils import check_positive_int
+from keras_daam.utils import clone_initializer
 
 
 def _per_layer(name, value, num_layers):
@@ -89,15 +91,7 @@ class DensityBlock(keras.layers.Layer):
             k: kwargs.pop(k) for k in self._LAYER_KWARGS if k in kwargs
         }
         super().__init__(**kwargs)
-        if isinstance(num_layers, bool) or not isinstance(num_layers, int):
-            raise ValueError(
-                f"`num_layers` must be a positive integer. Received: "
-                f"{num_layers!r}"
-            )
-        if num_layers < 1:
-            raise ValueError(
-                f"`num_layers` must be >= 1. Received: num_layers={num_layers}"
-            )
+        num_layers = check_positive_int("num_layers", num_layers)
         self.num_layers = num_layers
         self.axes = _per_layer("axes", axes, num_layers)
         self.num_heads = _per_layer("num_heads", num_heads, num_layers)
@@ -116,11 +110,22 @@ class DensityBlock(keras.layers.Layer):
                 seed=None if seed is None else seed + i,
                 dtype=self.dtype_policy,
                 name=f"density_attention_{i}",
-                **layer_kwargs,
+                **self._own_kwargs(),
             )
             for i in range(num_layers)
         ]
         self.supports_masking = True
+
+    def _own_kwargs(self):
+        # One initializer instance per layer: an unseeded Keras initializer
+        # fixes its seed when created, so a shared instance would give every
+        # layer the same initial values.
+        return {
+            key: clone_initializer(value)
+            if key.endswith("initializer") and value is not None
+            else value
+            for key, value in self.layer_kwargs.items()
+        }
 
     def build(self, input_shape):
         for layer in self.attention_layers:

@@ -6,7 +6,6 @@ import warnings
 
 import keras
 import numpy as np
-import pytest
 from keras import ops
 from keras.src import testing
 
@@ -16,6 +15,7 @@ from tests.backend_utils import OTHER_BACKEND
 from tests.backend_utils import input_and_weight_grads
 from tests.backend_utils import to_numpy
 from tests.layers import numpy_reference as ref
+from tests.layers.authors_package import copy_from_torch
 
 FORMULATIONS = ("paper", "package", "mixture")
 
@@ -156,22 +156,14 @@ class DensityAdaptiveAttentionTest(testing.TestCase):
 
     # -------------------------------------------- the authors' package
     def _torch_reference(self, num_heads, num_densities, axis):
-        torch = pytest.importorskip("torch")
-        gaa = pytest.importorskip("gaussian_adaptive_attention")
+        # Test requirements on every backend (tests/test_environment.py).
+        import gaussian_adaptive_attention as gaa
+        import torch
+
         torch.manual_seed(0)
         return torch, gaa.MultiHeadGaussianAdaptiveAttention(
             axis, num_heads, num_densities
         )
-
-    def _copy_from_torch(self, theirs, layer):
-        offsets = np.stack(
-            [h.mean_offsets.detach().numpy() for h in theirs.attention_heads]
-        )
-        scales = np.stack(
-            [h.c.detach().numpy() for h in theirs.attention_heads]
-        )
-        layer.mean_offset.assign(offsets)
-        layer.scale.assign(scales)
 
     def test_parity_with_gaussian_adaptive_attention_0_1_5(self):
         torch, theirs = self._torch_reference(4, 3, 1)
@@ -187,29 +179,10 @@ class DensityAdaptiveAttentionTest(testing.TestCase):
             num_heads=4, num_densities=3, formulation="package"
         )
         layer.build(x.shape)
-        self._copy_from_torch(theirs, layer)
+        copy_from_torch(theirs, layer)
         y, w = layer(x, return_attention_scores=True)
         self.assertAllClose(to_numpy(y), expected.detach().numpy(), atol=1e-5)
         self.assertAllClose(to_numpy(w), expected_w.numpy(), atol=1e-5)
-
-    def test_parity_with_gaussian_block_0_1_5(self):
-        torch = pytest.importorskip("torch")
-        gaa = pytest.importorskip("gaussian_adaptive_attention")
-        torch.manual_seed(1)
-        theirs = gaa.GaussianBlock([1, 2], [2, 4], [2, 3], 2)
-        with torch.no_grad():
-            for layer_ in theirs.layers:
-                for h in layer_.attention_heads:
-                    h.c.copy_(1.0 + torch.rand_like(h.c))
-        x = _x((3, 8, 12), seed=9)
-        expected = theirs(torch.tensor(x)).detach().numpy()
-        block = DensityBlock(
-            num_layers=2, axes=[1, 2], num_heads=[2, 4], num_densities=[2, 3]
-        )
-        block.build(x.shape)
-        for ours, them in zip(block.attention_layers, theirs.layers):
-            self._copy_from_torch(them, ours)
-        self.assertAllClose(to_numpy(block(x)), expected, atol=1e-5)
 
     def test_stays_normalised_where_0_1_5_underflows(self):
         torch, theirs = self._torch_reference(1, 5, 1)
@@ -227,7 +200,7 @@ class DensityAdaptiveAttentionTest(testing.TestCase):
             num_heads=1, num_densities=5, formulation="package"
         )
         layer.build(x.shape)
-        self._copy_from_torch(theirs, layer)
+        copy_from_torch(theirs, layer)
         y, w = layer(x, return_attention_scores=True)
         self.assertAllClose(to_numpy(w).sum(axis=1), np.ones((2, 4)), atol=1e-5)
         self.assertTrue(np.all(np.isfinite(to_numpy(y))))
@@ -605,51 +578,3 @@ class DensityAdaptiveAttentionTest(testing.TestCase):
         after = [to_numpy(w) for w in model.trainable_weights[:-2]]
         for b, a in zip(before, after):
             self.assertFalse(np.allclose(a, b))
-
-
-class DensityBlockTest(testing.TestCase):
-    def test_layer_basics(self):
-        self.run_layer_test(
-            DensityBlock,
-            init_kwargs={
-                "num_layers": 2,
-                "axes": [1, -1],
-                "num_heads": [2, 5],
-                "num_densities": 2,
-            },
-            input_shape=(2, 4, 5),
-            expected_output_shape=(2, 4, 5),
-            expected_num_trainable_weights=4,
-            supports_masking=True,
-        )
-
-    def test_residual_and_maps(self):
-        x = _x((2, 6, 4), seed=23)
-        block = DensityBlock(num_layers=2, axes=[1, 2], num_heads=[3, 2])
-        y, maps = block(x, return_attention_scores=True)
-        self.assertEqual(len(maps), 2)
-        first = block.attention_layers[0]
-        second = block.attention_layers[1]
-        h = to_numpy(first(x)) + x
-        expected = to_numpy(second(h)) + h
-        self.assertAllClose(to_numpy(y), expected, atol=1e-6)
-        self.assertEqual(tuple(maps[1].shape), (2, 6, 4))
-
-    def test_per_layer_argument_errors(self):
-        with self.assertRaisesRegex(ValueError, r"`axes` has 3 entries"):
-            DensityBlock(num_layers=2, axes=[1, 2, 1])
-        with self.assertRaisesRegex(ValueError, "num_layers"):
-            DensityBlock(num_layers=0)
-
-    def test_config_round_trip_keeps_layer_kwargs(self):
-        block = DensityBlock(
-            num_layers=2,
-            formulation="mixture",
-            normalize=False,
-            epsilon=1e-3,
-            seed=3,
-        )
-        clone = DensityBlock.from_config(block.get_config())
-        self.assertEqual(clone.attention_layers[1].normalize, False)
-        self.assertEqual(clone.attention_layers[1].epsilon, 1e-3)
-        self.assertEqual(clone.attention_layers[1].formulation, "mixture")
