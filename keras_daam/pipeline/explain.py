@@ -36,7 +36,7 @@ def _load_head_model(path):
 
 
 def explain_cache(
-    cache, model, output, k=2, max_examples=None, overwrite=False
+    cache, model, output, k=2, max_examples=None, overwrite=False, log=None
 ):
     """IF heat map, layer contributions and top/bottom layers of a head.
 
@@ -51,6 +51,7 @@ def explain_cache(
         k: int. How many top and bottom layers to name.
         max_examples: int, optional. Use only the first N examples.
         overwrite: bool. Replace an earlier explanation in `output`.
+        log: callable for progress lines, or None.
 
     Returns:
         The explanation dict (also written to `explanation.json`).
@@ -101,6 +102,8 @@ def explain_cache(
             f"{output} holds an earlier explanation. Choose another --output, "
             "or pass --overwrite to replace it."
         )
+    log = log or (lambda message: None)
+    log(f"averaging the DAAM gate of {model} over {len(x)} examples")
     with folder_lock(output, "explanation"):
         info = explain_head(head, x, output, k=k)
         with open(os.path.join(output, "explanation.json"), "w") as f:

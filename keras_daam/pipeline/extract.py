@@ -313,3 +313,116 @@ def extract_dataset(
         description=description,
         shard=shard,
     )
+
+
+def extract_files(
+    preset,
+    data,
+    output,
+    layers="all",
+    include_embeddings=False,
+    modality="auto",
+    labels="optional",
+    text_column="text",
+    label_column="label",
+    encoding=None,
+    header=True,
+    sequence_length=None,
+    image_size=None,
+    audio_seconds=None,
+    crop="start",
+    batch_size=None,
+    overwrite=False,
+    shard=None,
+    data_parallel=False,
+    log=None,
+):
+    """`keras-daam extract`: a user's files to a feature cache, in order.
+
+    Options and the preset are checked first (the backbone's limits
+    included), then the data are read and reported (classes and counts,
+    skipped files, what decoding changes), then the backbone runs.
+
+    Args:
+        preset, layers, include_embeddings: see `load_extractor`.
+        data, modality, labels, text_column, label_column, encoding,
+            header: see `read_data`. With `header=False`, digit column
+            names are positions.
+        output: str. The cache folder.
+        sequence_length, image_size, audio_seconds, crop: preprocessing
+            (see `keras_daam.features.make_preprocessor`).
+        batch_size, overwrite, shard: see
+            `keras_daam.features.extract_to_cache` (`shard` also as
+            `"INDEX/COUNT"`).
+        data_parallel: bool. Split batches over all local devices (JAX).
+        log: callable for report lines, or None.
+
+    Returns:
+        `(cache, dataset)`: the `FeatureCache` and the `Dataset` read.
+    """
+    from keras_daam.features import make_preprocessor
+    from keras_daam.features.shards import check_shard
+    from keras_daam.features.shards import parse_shard
+
+    log = log or (lambda message: None)
+    if isinstance(layers, str):
+        parse_layers(layers)  # a bad value fails before anything loads
+    if isinstance(shard, str):
+        shard = parse_shard(shard)
+    elif shard is not None:
+        shard = check_shard(shard)
+    if data_parallel:
+        use_data_parallel()
+    log(f"loading {preset}")
+    extractor, resolved = load_extractor(preset, layers, include_embeddings)
+    preprocessor = make_preprocessor(
+        extractor,
+        resolved.location,
+        sequence_length=sequence_length,
+        image_size=image_size,
+        audio_seconds=audio_seconds,
+        crop=crop,
+    )
+    if not header:
+        text_column, label_column = (
+            int(c) if isinstance(c, str) and c.isdigit() else c
+            for c in (text_column, label_column)
+        )
+    dataset = read_data(
+        data,
+        modality=extractor.modality if modality == "auto" else modality,
+        labels=labels,
+        text_column=text_column,
+        label_column=label_column,
+        encoding=encoding,
+        header=header,
+    )
+    check_modality(extractor, dataset, preset)
+    log(dataset.summary())
+    notes = list(dataset.notes)
+    if dataset.modality == "audio":
+        notes += audio_length_notes(
+            dataset, preprocessor.audio_seconds, preprocessor.crop
+        )
+    elif dataset.modality == "image":
+        notes += image_notes(dataset, preprocessor.image_size)
+    for note in notes:
+        log(f"note: {note}")
+    for where, why in dataset.skipped:
+        log(f"skipped {where}: {why}")
+    log(
+        f"extracting {len(dataset)} examples from {extractor.family} layers "
+        f"{extractor.layer_names}"
+    )
+    cache = extract_dataset(
+        extractor,
+        dataset,
+        output,
+        preprocessor,
+        batch_size=batch_size,
+        overwrite=overwrite,
+        shard=shard,
+    )
+    for note in preprocessor.describe_notes():
+        log(f"note: {note}")
+    return cache, dataset

@@ -38,7 +38,7 @@ def check_output_file(path, overwrite):
 
 
 def predict_to_csv(
-    model_dir,
+    model,
     data,
     output,
     batch_size=None,
@@ -57,7 +57,7 @@ def predict_to_csv(
     the inputs are preprocessed exactly as for training.
 
     Args:
-        model_dir: str. A saved head folder.
+        model: str. A saved head folder.
         data: str. A CSV/TSV of texts (labels optional), or a folder of
             images / audio files: flat (unlabelled) or one sub-folder per
             class (the labels are then compared with the predictions).
@@ -80,8 +80,8 @@ def predict_to_csv(
 
     log = log or (lambda message: None)
     check_output_file(output, overwrite)
-    read_head_config(model_dir)  # a clear error before loading a backbone
-    model = load_head(model_dir)
+    read_head_config(model)  # a clear error before loading a backbone
+    model_dir, model = model, load_head(model)
     modality = model.extractor.modality
     data = os.path.abspath(os.path.expanduser(data))
     if os.path.isdir(data):
