@@ -517,15 +517,15 @@ class DensityAdaptiveAttention(keras.layers.Layer):
             )
         else:
             denom = safe_count
+        var = sq_sum / denom + self.epsilon
         if self.formulation == "mixture":
-            var = sq_sum / denom + self.epsilon
             logits = self._mixture_log_density(centered, var, dtype)
             del centered
         else:
             # -(A (y - M)^2 + R) / var, y = x - mu: one quadratic whatever
             # K. `y - M` is formed from the centred `y` (not as
             # `x - (mu + M)`) to keep its precision for large magnitudes.
-            factor, center, constant = self._quadratic(dtype, sq_sum, denom)
+            factor, center, constant = self._quadratic(dtype, var)
             logits = centered + (-center)
             del centered
             logits = logits * logits
@@ -555,22 +555,21 @@ class DensityAdaptiveAttention(keras.layers.Layer):
             return outputs, scores
         return outputs
 
-    def _quadratic(self, dtype, sq_sum, denom):
+    def _quadratic(self, dtype, var):
         """Statistics-sized `F, M, C`: log-density `F (y - M)**2 + C`.
 
-        With `var = sq_sum / denom + epsilon`: `F = -A / var`, `C = -R / var`
-        (`None` where it cancels: in a softmax, or with one density); see
-        `_product_coefficients`. Written as `(-A denom) / (sq_sum + epsilon
-        denom)`: the tensors of per-head, per-feature statistics are a
-        third of the input's size on the paper's layer axis (3 layers per
-        head), so their ops count too.
+        `F = -A / var`, `C = -R / var` (`None` where it cancels: in a
+        softmax, or with one density); see `_product_coefficients`. The
+        signs go on the per-head `A` and `R`, not on the statistics-sized
+        products: on the paper's layer axis (3 layers per head) those are a
+        third of the input's size, so each op on them counts.
         """
         a_sum, center, rest = self._product_coefficients(dtype)
-        scaled_var = sq_sum + self.epsilon * denom
-        factor = (a_sum * -denom) / scaled_var
+        inv_var = ops.reciprocal(var)
+        factor = -a_sum * inv_var
         if rest is None:
             return factor, center, None
-        return factor, center, (rest * -denom) / scaled_var
+        return factor, center, -rest * inv_var
 
     def _mixture_log_density(self, centered, var, dtype):
         offset = ops.cast(self._param_layout(self.mean_offset), dtype)
