@@ -477,12 +477,14 @@ class DensityAdaptiveAttention(keras.layers.Layer):
 
         # In eager mode every full-size op costs a kernel and a fresh
         # buffer, and about two of each in the backward pass, so the maths
-        # below keeps them few: squares as `t * t` (the backward of
-        # `square` is a `pow` that copies), per-head constants combined on
-        # the small statistics tensors first, broadcast constants added
-        # negated rather than subtracted (the backward of a subtraction
-        # negates the full-size gradient before reducing it), and
-        # intermediates released as soon as they are used: fewer live
+        # below keeps them few, with values and gradients equal bit for bit
+        # to the plain expressions: squares as `t * t` (the backward of
+        # `square` is a `pow` that copies), the variance's sum of squares
+        # with a one-product backward (`_sum_of_squares`), per-head
+        # constants combined on the statistics tensors first, broadcast
+        # constants added negated rather than subtracted (the backward of a
+        # subtraction negates the full-size gradient before reducing it),
+        # and intermediates released as soon as they are used: fewer live
         # buffers keep the allocator from handing memory back to the system
         # and faulting it in again on every call.
         if padding_mask is not None:
