@@ -142,8 +142,9 @@ def thread_env(threads):
     """
     flags = os.environ.get("XLA_FLAGS", "")
     if threads == 1:
+        # XLA's CPU backend has no thread-count flag; one thread is
+        # "no multi-threaded Eigen". More threads: XLA's default pool.
         flags += " --xla_cpu_multi_thread_eigen=false"
-    flags += f" intra_op_parallelism_threads={threads}"
     return {
         "DAAM_BENCH_THREADS": str(threads),
         "OMP_NUM_THREADS": str(threads),

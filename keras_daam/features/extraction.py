@@ -29,7 +29,7 @@ BUCKET_LENGTHS = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 # Texts are tokenised and sorted this many at a time (memory stays bounded
 # for large corpora; within a chunk the sort gives nearly all the gain).
 CHUNK_SIZE = 16384
-DEFAULT_BATCH_SIZES = {"text": 128, "image": 32, "audio": 16}
+DEFAULT_BATCH_SIZES = {"text": 32, "image": 32, "audio": 16}
 
 
 def default_batch_size(extractor):
