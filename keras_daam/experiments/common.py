@@ -220,7 +220,9 @@ def layer_heads_report(
         log=log,
     )
     y_test = parts[2][1]
-    headline = HEADLINE if HEADLINE in results else ONE_HEAD
+    # The 2-head DAAM, else the 1-head one; None when neither was trained
+    # (then there is no headline comparison).
+    headline = next((h for h in (HEADLINE, ONE_HEAD) if h in results), None)
     comps = evaluation.comparisons(
         results, y_test, headline=headline, baselines=list(results)
     )

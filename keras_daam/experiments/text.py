@@ -149,12 +149,13 @@ def run_text(
         del token_arrays
         results.update(token_results)
         base = TOKEN_HEADS[0]
-        for name in TOKEN_HEADS:
-            # The headline (layer axis) against every token head too: the
-            # same test examples.
-            report["comparisons"][name] = evaluation.compare(
-                y_test, results[headline], results[name]
-            )
+        if headline is not None:
+            for name in TOKEN_HEADS:
+                # The headline (layer axis) against every token head too:
+                # the same test examples.
+                report["comparisons"][name] = evaluation.compare(
+                    y_test, results[headline], results[name]
+                )
         for name in TOKEN_HEADS[1:]:
             report["comparisons"][f"{name}_vs_{base}"] = evaluation.compare(
                 y_test, results[name], results[base]
@@ -166,7 +167,7 @@ def run_text(
         }
         blocks[0] = evaluation.results_table(results, headline=headline)
         blocks[1] = evaluation.comparisons_table(
-            report["comparisons"], headline
+            report["comparisons"], headline or base
         )
     if ablation:
         from keras_daam.experiments.ablation import ablation_sentence

@@ -84,3 +84,27 @@ def test_run_text_on_tiny_bert(tiny_minilm, tmp_path):
     np.testing.assert_allclose(
         mean, pooled.features[:, -1], rtol=1e-2, atol=1e-2
     )
+
+
+@pytest.mark.large
+@needs_wordnet
+def test_run_text_without_a_daam_layer_head(tiny_minilm, tmp_path):
+    """Only a probe on the layers: the token heads are compared with their
+    own baseline, and nothing needs the (absent) headline."""
+    report = text.run_text(
+        str(tmp_path / "results"),
+        num_train=32,
+        num_val=16,
+        num_test=16,
+        seeds=1,
+        max_epochs=1,
+        learning_rates=(1e-3,),
+        heads=["linear_last_layer"],
+        ablation=False,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    assert report["headline"] is None
+    assert set(report["comparisons"]) == {
+        f"{name}_vs_{text.TOKEN_HEADS[0]}" for name in text.TOKEN_HEADS[1:]
+    }
+    assert "if_ablation" not in report
