@@ -217,6 +217,7 @@ def train_on_cache(
     x_all = np.asarray(train_cache.features, "float32")
     y_all = np.asarray(train_cache.labels, "int64")
     class_names = _names(train_cache)
+    named = np.asarray(class_names, dtype=object)[y_all]  # errors name classes
     present = np.unique(y_all)
     if len(present) < 2:
         raise ValueError(f"The feature cache {cache} has a single class.")
@@ -228,7 +229,7 @@ def train_on_cache(
         tcache = open_cache(test_cache, role="--test-cache")
         check_test_cache(train_cache, tcache)
         y_test = map_test_labels(train_cache, tcache)
-        tr, va, _ = stratified_split(y_all, val_fraction, 0.0, split_seed)
+        tr, va, _ = stratified_split(named, val_fraction, 0.0, split_seed)
         train = (x_all[tr], y_all[tr])
         val = (x_all[va], y_all[va])
         test = (np.asarray(tcache.features, "float32"), y_test)
@@ -244,7 +245,7 @@ def train_on_cache(
                 f"(< 1). Received: {val_fraction:g} + {test_fraction:g}."
             )
         tr, va, te = stratified_split(
-            y_all, val_fraction, test_fraction, split_seed
+            named, val_fraction, test_fraction, split_seed
         )
         train, val, test = (
             (x_all[tr], y_all[tr]),
@@ -254,50 +255,35 @@ def train_on_cache(
     prepare_output_folder(output, OWN_FILES, what="--output")
     with folder_lock(output, "training run"):
         prepare_run_folder(output, overwrite)
+        protocol = dict(
+            seeds=seeds,
+            learning_rates=list(learning_rates),
+            max_epochs=epochs,
+            patience=patience,
+            batch_size=batch_size,
+        )
         return _train(
             output,
             heads,
-            train,
-            val,
-            test,
+            (train, val, test),
             train_cache,
-            class_names,
-            cache,
             test_cache,
-            seeds,
-            learning_rates,
-            epochs,
-            patience,
-            batch_size,
+            protocol,
             log,
         )
 
 
-def _train(
-    output,
-    heads,
-    train,
-    val,
-    test,
-    train_cache,
-    class_names,
-    cache,
-    test_cache,
-    seeds,
-    learning_rates,
-    epochs,
-    patience,
-    batch_size,
-    log,
-):
+def _train(output, heads, splits, train_cache, test_cache, protocol, log):
+    """Trains, saves and compares the heads (the run folder is locked)."""
     from keras_daam import evaluation
 
-    num_classes = len(class_names)
+    train, val, test = splits
+    class_names = _names(train_cache)
     heads_dir = os.path.join(output, HEADS_FOLDER)
     os.makedirs(heads_dir, exist_ok=True)
     run = {
         "format": "keras_daam.train_run",
-        "cache": os.path.abspath(cache),
+        "cache": os.path.abspath(train_cache.cache_dir),
         "test_cache": os.path.abspath(test_cache) if test_cache else None,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "heads": [],
@@ -335,15 +321,11 @@ def _train(
         train,
         val,
         test,
-        num_classes,
-        seeds=seeds,
-        learning_rates=list(learning_rates),
-        max_epochs=epochs,
-        patience=patience,
-        batch_size=batch_size,
+        len(class_names),
         keep_models=True,
         on_head_done=on_head_done,
         log=log,
+        **protocol,
     )
     headline = heads[0]
     comparisons = evaluation.comparisons(
@@ -356,7 +338,7 @@ def _train(
         else ""
     )
     report = {
-        "cache": os.path.abspath(cache),
+        "cache": run["cache"],
         "test_cache": run["test_cache"],
         "class_names": class_names,
         "sizes": {
@@ -364,7 +346,7 @@ def _train(
             "val": int(len(val[1])),
             "test": int(len(test[1])),
         },
-        "seeds": seeds,
+        "seeds": protocol["seeds"],
         "heads": saved,
         "results": evaluation.jsonable(results),
         "comparisons": comparisons,
