@@ -121,6 +121,11 @@ class TextPreprocessor(Preprocessor):
         self.sequence_length = sequence_length
         self.max_sequence_length = max_sequence_length
 
+    @property
+    def tokenizer(self):
+        """The preset's KerasHub tokenizer."""
+        return self.layer.tokenizer
+
     def settings(self):
         tokenizer = getattr(self.layer, "tokenizer", None)
         return {
