@@ -47,6 +47,8 @@ def build_lora_classifier(preset, rank, num_classes):
     import keras
     import keras_hub
 
+    from keras_daam.heads import TokenMeanPooling
+
     backbone = keras_hub.models.Backbone.from_preset(preset)
     if rank:
         backbone.enable_lora(rank)  # freezes the backbone
@@ -54,9 +56,8 @@ def build_lora_classifier(preset, rank, num_classes):
         backbone.trainable = False
     inputs = backbone.input
     h = backbone(inputs)["sequence_output"]
-    m = keras.ops.cast(inputs["padding_mask"], "float32")[..., None]
-    pooled = keras.ops.sum(h * m, 1) / keras.ops.maximum(
-        keras.ops.sum(m, 1), 1.0
+    pooled = TokenMeanPooling(name="pool")(
+        h, padding_mask=inputs["padding_mask"]
     )
     logits = keras.layers.Dense(num_classes, name="classifier")(pooled)
     return keras.Model(inputs, logits)
