@@ -15,6 +15,7 @@ and `keras_daam.experiments`.
 """
 
 import argparse
+import os
 import sys
 import warnings
 
@@ -83,6 +84,10 @@ FRACTION = _checked(float, lambda v: 0 <= v < 1, "a fraction in [0, 1)")
 RATES = _checked(
     float, lambda v: 0 < v < float("inf"), "comma-separated positive numbers"
 )
+
+
+def _workers(text):
+    return text if text == "auto" else POSITIVE(text)
 
 
 def _heads(text):
@@ -268,6 +273,13 @@ OPTIONS = {
         0.2,
     ),
     "split_seed": _opt("--split-seed", "seed of the split", NON_NEGATIVE, 0),
+    "workers": _opt(
+        "--workers",
+        "heads trained at once, each in its own process: a number, or auto "
+        "(one per CPU core, 1 with a GPU); the results do not depend on it",
+        _workers,
+        "auto",
+    ),
     "k": _opt("--k", "how many top and bottom layers to name", POSITIVE, 2),
     "max_examples": _opt(
         "--max-examples", "use only the first N examples", POSITIVE
@@ -321,7 +333,7 @@ COMMANDS = {
         "frozen MiniLM on WordNet supersenses, every head, offline",
         "demo_output seeds num_train num_val num_test split_seed quick "
         "demo_heads max_epochs patience extract_batch_size train_batch_size "
-        "cache_dir plots verbose",
+        "workers cache_dir plots verbose",
         "keras_daam.experiments.demo:run_demo",
     ),
     "extract": (
@@ -338,7 +350,7 @@ COMMANDS = {
         "on validation, test touched once; each head is saved under "
         "OUTPUT/heads/NAME as soon as it is trained",
         "cache test_cache run_output heads seeds learning_rates epochs "
-        "patience train_batch val_fraction test_fraction split_seed "
+        "patience train_batch val_fraction test_fraction split_seed workers "
         "overwrite verbose",
         "keras_daam.pipeline:train_on_cache",
     ),
@@ -444,7 +456,9 @@ def main(argv=None):
     """Entry point of `keras-daam` (and `python -m keras_daam`)."""
     args = build_parser().parse_args(argv)
     shown = warnings.showwarning
-    if not args.verbose:
+    if args.verbose:
+        os.environ["KERAS_DAAM_VERBOSE"] = "1"  # for worker processes too
+    else:
         from keras_daam.utils.quiet import import_quietly
 
         import_quietly()

@@ -13,6 +13,10 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Heads train in this process under test (the commands' "auto" would start
+# worker processes: slow to start, and invisible to monkeypatching);
+# tests/evaluation checks the worker processes themselves.
+os.environ.setdefault("KERAS_DAAM_WORKERS", "1")
 
 # A tiny random (not pretrained) BERT vocabulary shared by the fixtures.
 WORDS = ["red", "green", "blue", "cat", "dog", "fish", "sun", "moon"]

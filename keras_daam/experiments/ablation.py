@@ -68,7 +68,7 @@ def if_ablation(
     )
     contribution = np.asarray(explain.layer_contribution(if_map))
     log(
-        "keras-daam: IF layer contributions % "
+        "IF layer contributions % "
         + ", ".join(f"L{i + 1} {v:.1f}" for i, v in enumerate(contribution))
     )
     out = explain.importance_ablation(

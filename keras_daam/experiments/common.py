@@ -98,7 +98,7 @@ def cache_splits(
     t0 = time.perf_counter()
     for split, (x, y) in splits.items():
         folder = os.path.join(cache_dir, split)
-        log(f"keras-daam: features of {len(y)} {split} examples ({folder})")
+        log(f"features of {len(y)} {split} examples ({folder})")
         caches[split] = extract_to_cache(
             extractor,
             x,
@@ -160,7 +160,7 @@ def fitting_heads(heads, num_layers, feature_dim, explicit, log=quiet):
         try:
             evaluation.check_heads([name], num_layers, feature_dim)
         except ValueError as error:
-            log(f"keras-daam: leaving out {name}: {error}")
+            log(f"leaving out {name}: {error}")
             continue
         kept.append(name)
     return kept

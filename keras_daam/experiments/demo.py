@@ -88,10 +88,11 @@ def run_demo(
     quick=False,
     max_epochs=None,
     patience=5,
-    extract_batch_size=64,
+    extract_batch_size=None,
     train_batch_size=64,
     cache_dir=None,
     plots=True,
+    workers="auto",
     log=None,
 ):
     """Run the demo and write `report.json`, `report.md` and the figures.
@@ -114,8 +115,13 @@ def run_demo(
         quick: bool. Small sizes, 5 heads, 20 epochs. Defaults to `False`.
         max_epochs: int or None. Defaults to 30 (20 with `quick`).
         patience: int. Early-stopping patience. Defaults to 5.
-        extract_batch_size: int. Backbone batch size. Defaults to 64.
+        extract_batch_size: int or None. Backbone batch size. Defaults to
+            `None`: chosen for throughput (`keras_daam.features`).
         train_batch_size: int. Head training batch size. Defaults to 64.
+        workers: int or `"auto"`. Heads trained at once, each in its own
+            process (`keras_daam.evaluation.train_heads`); the results do
+            not depend on it. Defaults to `"auto"` (one per CPU core, one
+            with an accelerator).
         cache_dir: str or None. Feature cache root. Defaults to
             `<output>/cache`.
         plots: bool. Draw the IF heat map and layer-contribution chart.
@@ -155,9 +161,10 @@ def run_demo(
         max_epochs = QUICK_MAX_EPOCHS if quick else DEMO_MAX_EPOCHS
     max_epochs = check_positive_int("max_epochs", max_epochs)
     patience = check_int("patience", patience, minimum=0)
-    extract_batch_size = check_positive_int(
-        "extract_batch_size", extract_batch_size
-    )
+    if extract_batch_size is not None:
+        extract_batch_size = check_positive_int(
+            "extract_batch_size", extract_batch_size
+        )
     train_batch_size = check_positive_int("train_batch_size", train_batch_size)
     evaluation.check_heads(heads, *wordnet.MINILM_SHAPE, tokens=False)
     wordnet.check_wordnet()
@@ -179,7 +186,7 @@ def run_demo(
         log=log,
     )
     log(
-        f"keras-daam: features {arrays['train'][0].shape[1:]} ready in "
+        f"features {arrays['train'][0].shape[1:]} ready in "
         f"{extract_time:.0f} s; training {len(heads)} heads x {seeds} seed(s)"
     )
     results = evaluation.train_heads(
@@ -194,6 +201,8 @@ def run_demo(
         batch_size=train_batch_size,
         keep_models=True,
         log=log,
+        workers=workers,
+        steps_per_execution="auto",
     )
     y_test = arrays["test"][1]
     comps = evaluation.comparisons(results, y_test, HEADLINE, BASELINES)

@@ -66,7 +66,7 @@ class MiniLM:
             from keras_daam.features.preprocessing import make_preprocessor
 
             location = minilm_location()
-            self.log(f"keras-daam: loading MiniLM from {location}")
+            self.log(f"loading MiniLM from {location}")
             self._extractor = LayerwiseFeatureExtractor(location)
             self._preprocessor = make_preprocessor(
                 self._extractor,

@@ -183,6 +183,7 @@ def train_on_cache(
     batch_size=64,
     overwrite=False,
     log=None,
+    workers="auto",
 ):
     """Trains and compares heads on a feature cache; saves every head.
 
@@ -201,6 +202,8 @@ def train_on_cache(
             the protocol (see `keras_daam.evaluation.fit_and_select`).
         overwrite: bool. Replace an earlier run in `output`.
         log: callable for progress lines, or None.
+        workers: int or `"auto"`. Heads trained at once (processes; see
+            `keras_daam.evaluation.train_heads`). Defaults to `"auto"`.
 
     Returns:
         The report dict (also written to `report.json` / `report.md`).
@@ -261,6 +264,8 @@ def train_on_cache(
             max_epochs=epochs,
             patience=patience,
             batch_size=batch_size,
+            workers=workers,
+            steps_per_execution="auto",
         )
         return _train(
             output,

@@ -162,3 +162,39 @@ def test_check_heads_returns_specs():
     )
     assert [s.name for s in specs] == ["linear_last_layer", "daam_h3_flatten"]
     assert specs[1].options["num_heads"] == 3
+
+
+def test_worker_processes_give_the_same_results():
+    splits = [_split(24, s) for s in range(3)]
+    kwargs = dict(
+        num_classes=C,
+        seeds=2,
+        max_epochs=2,
+        learning_rates=(1e-2,),
+        keep_models=True,
+        steps_per_execution="auto",
+    )
+    heads = ["none_flatten", "daam_h2_flatten"]
+    done = []
+    one = evaluation.train_heads(heads, *splits, workers=1, **kwargs)
+    two = evaluation.train_heads(
+        heads,
+        *splits,
+        workers=2,
+        on_head_done=lambda name, runs, model: done.append(name),
+        **kwargs,
+    )
+    assert list(two) == heads and sorted(done) == sorted(heads)
+    for name in heads:
+        for a, b in zip(one[name], two[name]):
+            np.testing.assert_array_equal(
+                a["test_predictions"], b["test_predictions"]
+            )
+            assert a["val_accuracy"] == b["val_accuracy"]
+        weights = zip(
+            one[name][0]["model"].get_weights(),
+            two[name][0]["model"].get_weights(),
+        )
+        assert all(np.array_equal(x, y) for x, y in weights)
+    with pytest.raises(ValueError, match="workers"):
+        evaluation.train_heads(heads, *splits, workers=0, **kwargs)
