@@ -13,6 +13,9 @@ import shutil
 
 import pytest
 
+# Packages and files only: no Keras backend runs here.
+pytestmark = pytest.mark.backend_independent
+
 MODULES = {
     "torch": "the `torch` extra (torch==2.13.0)",
     "gaussian_adaptive_attention": "gaussian-adaptive-attention==0.1.5",

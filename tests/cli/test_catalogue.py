@@ -322,6 +322,7 @@ def test_test_labels_are_matched_by_name(
 
 
 # ------------------------------------------------ options that are checked
+@pytest.mark.backend_independent
 @pytest.mark.parametrize(
     "option, value, fragment",
     [
@@ -384,6 +385,7 @@ def test_bad_extract_options_are_refused_before_the_data_are_read(
     result.assert_user_error(*fragments)
 
 
+@pytest.mark.backend_independent
 def test_a_missing_preset_is_named_before_the_data(run, tmp_path):
     extract(
         run, tmp_path / "no_preset", tmp_path / "none.csv", tmp_path / "c"
@@ -639,6 +641,7 @@ def test_explain_a_trained_head(run, text_run, text_cache, tmp_path):
 
 
 # ---------------------------------------------- a CLI that explains itself
+@pytest.mark.backend_independent
 @pytest.mark.parametrize(
     "command", ["demo", "extract", "train", "predict", "explain"]
 )
@@ -661,6 +664,7 @@ def test_every_option_has_help(command):
         assert "(default: all)" in text
 
 
+@pytest.mark.backend_independent
 def test_heads_lists_the_registry(run):
     result = run("heads")
     assert result.code == 0

@@ -9,6 +9,9 @@ from keras_daam.data import fix_length
 from keras_daam.data import read_audio
 from keras_daam.data import read_audio_folder
 
+# Readers and loaders only: no Keras backend runs here.
+pytestmark = pytest.mark.backend_independent
+
 
 def _tone(rate, seconds=0.5, freq=440.0, amplitude=0.5):
     t = np.arange(int(rate * seconds)) / rate

@@ -10,6 +10,9 @@ from keras_daam.data import Dataset
 from keras_daam.data import read_image_folder
 from keras_daam.data import read_text_table
 
+# Readers and loaders only: no Keras backend runs here.
+pytestmark = pytest.mark.backend_independent
+
 
 def _csv(path, rows):
     path.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in rows))

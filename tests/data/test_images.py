@@ -8,6 +8,9 @@ from keras_daam.data import check_image
 from keras_daam.data import load_images
 from keras_daam.data import read_image_folder
 
+# Readers and loaders only: no Keras backend runs here.
+pytestmark = pytest.mark.backend_independent
+
 
 def _save(path, array, mode=None, **kwargs):
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,9 @@ import pytest
 from keras_daam.data import encode_labels
 from keras_daam.data import sort_class_names
 
+# Readers and loaders only: no Keras backend runs here.
+pytestmark = pytest.mark.backend_independent
+
 
 def test_numeric_labels_in_numeric_order():
     ids, names = encode_labels(["10", "2", "1", "2"])

@@ -9,6 +9,9 @@ from keras_daam.data import check_sizes
 from keras_daam.data import split_indices
 from keras_daam.data import stratified_split
 
+# Readers and loaders only: no Keras backend runs here.
+pytestmark = pytest.mark.backend_independent
+
 LABELS = ["a"] * 50 + ["b"] * 30 + ["c"] * 20
 
 

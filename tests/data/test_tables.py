@@ -6,6 +6,9 @@ import pytest
 
 from keras_daam.data import read_text_table
 
+# Readers and loaders only: no Keras backend runs here.
+pytestmark = pytest.mark.backend_independent
+
 
 def _write(path, text, encoding="utf-8"):
     path.write_bytes(text.encode(encoding))

@@ -12,6 +12,9 @@ from keras_daam.data import read_audio
 from keras_daam.datasets import spoken_digits
 from keras_daam.datasets import wordnet
 
+# Readers and loaders only: no Keras backend runs here.
+pytestmark = pytest.mark.backend_independent
+
 HAS_WORDNET = os.path.exists(wordnet.DEFAULT_PATH)
 HAS_FASHION = os.path.exists("/usr/share/datasets/fashion-mnist")
 
