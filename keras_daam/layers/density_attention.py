@@ -360,15 +360,19 @@ class DensityAdaptiveAttention(keras.layers.Layer):
         """Reshape `[H, K(, d)]` parameters to broadcast on the split input.
 
         The split input has rank `rank + 1`: heads at `axis`, the head span
-        at `axis + 1`. The density axis `K` goes last, after every input
-        axis, so that densities can be reduced without a transpose.
+        at `axis + 1` (with one head the input is not split: the span is
+        `axis`). The density axis `K` goes last, after every input axis, so
+        that densities can be reduced without a transpose.
         """
         rank, axis = self._rank, self._norm_axis
-        shape = [1] * (rank + 2)
+        split = self.num_heads > 1  # see `_split_heads`
+        shape = [1] * (rank + (2 if split else 1))
         shape[axis] = self.num_heads
         shape[-1] = self.num_densities
         if self._param_axis is not None:
-            pos = self._param_axis + (1 if self._param_axis > axis else 0)
+            pos = self._param_axis + (
+                1 if split and self._param_axis > axis else 0
+            )
             shape[pos] = param.shape[-1]
             # [H, K, d] -> the order H and d have in the input, K last.
             perm = (0, 2, 1) if pos > axis else (2, 0, 1)
@@ -404,6 +408,10 @@ class DensityAdaptiveAttention(keras.layers.Layer):
         return a_sum, center, ops.maximum(rest, 0)
 
     def _split_heads(self, x):
+        if self.num_heads == 1:
+            # No size-1 heads axis: XLA on CPU reduces over the span about 4x
+            # slower in the backward pass when one sits next to it.
+            return x
         axis = self._norm_axis
         shape = list(ops.shape(x))
         new_shape = (
@@ -473,7 +481,8 @@ class DensityAdaptiveAttention(keras.layers.Layer):
         x = ops.cast(inputs, dtype)
         input_shape = ops.shape(x)
         xs = self._split_heads(x)
-        red = self._norm_axis + 1  # the head-span axis after splitting
+        # The head-span axis after splitting (not split with one head).
+        red = self._norm_axis + (1 if self.num_heads > 1 else 0)
 
         # In eager mode every full-size op costs a kernel and a fresh
         # buffer, and about two of each in the backward pass, so the maths
