@@ -32,7 +32,7 @@ from timing import now
 from timing import summary
 
 NUM_TEXTS = 2000
-QUICK_NUM_TEXTS = 200
+QUICK_NUM_TEXTS = 48
 WARM_REPEATS = 3
 QUICK_WARM_REPEATS = 1
 SEQUENCE_LENGTH = 128
