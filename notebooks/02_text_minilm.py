@@ -58,8 +58,10 @@ if "google.colab" in sys.modules:
 
 # %% [markdown]
 # Choose the backend before importing Keras (`setdefault` lets the test
-# suite override it). `KERAS_DAAM_QUICK=1` makes every size tiny for the
-# automated run; the full run takes a few minutes on a Colab CPU.
+# suite override it). `KERAS_DAAM_QUICK=1` is the test suite's smoke run:
+# tiny data, short texts, 2 epochs and one baseline instead of four; every
+# cell runs, the numbers mean nothing. The full run takes a few minutes on a
+# Colab CPU.
 
 # %%
 import os
@@ -72,11 +74,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from keras_daam import explain
-from keras_daam.backbones import minilm_preset_dir
 from keras_daam.datasets import load_wordnet_supersense
 from keras_daam.features import extract_to_cache
 from keras_daam.heads import build_head
 from keras_daam.heads import count_parameters
+from keras_daam.heads import get_head_spec
 from keras_daam.models import DensityAdaptiveClassifier
 from keras_daam.models import load_head
 
@@ -90,7 +92,7 @@ print("backend:", keras.backend.backend(), "| quick mode:", QUICK)
 # majority-class accuracy is printed as a floor.
 
 # %%
-sizes = (200, 60, 120) if QUICK else (2000, 500, 1000)
+sizes = (64, 32, 32) if QUICK else (2000, 500, 1000)
 (train, val, test), class_names = load_wordnet_supersense(*sizes, seed=0)
 (x_train, y_train), (x_val, y_val), (x_test, y_test) = train, val, test
 for text, label in zip(x_train[:4], y_train[:4]):
@@ -104,28 +106,32 @@ print(
 # %% [markdown]
 # ## The model: frozen MiniLM + layer-wise features + DAAM head
 #
-# `DensityAdaptiveClassifier.from_preset` loads the backbone from the local
-# preset folder (`minilm_preset_dir()` points into the pip package; a
-# KerasHub preset name such as `"bert_base_en"` works the same way with
-# internet access), wraps it in a `LayerwiseFeatureExtractor` (masked mean
-# over tokens for each of the 6 blocks) and adds a head built by
-# `keras_daam.heads.build_head`.
+# `DensityAdaptiveClassifier.from_preset("minilm", ...)` loads the backbone
+# (`"minilm"` is the short name of the pip-packaged weights; a local preset
+# folder, or a KerasHub preset name such as `"bert_base_en"` with internet
+# access, works the same way), loads its tokenizer
+# (`keras_daam.features.make_preprocessor`, texts padded or cut to
+# `sequence_length` tokens), wraps the backbone in a
+# `LayerwiseFeatureExtractor` (masked mean over tokens for each of the 6
+# blocks) and adds a head.
 #
-# The head: DAAM with 2 heads over the 6 layers (3 layers per head; with
-# fewer elements per head the variance has little room), then a light
-# flatten decoder and a linear classifier. The paper's own decoder is
-# `decoder="conv"`; it is larger and slower to train on a CPU.
+# Heads are chosen by name from the head registry
+# (`keras_daam.heads.head_names()`; `describe_heads()` prints what each
+# builds). Here `daam_h2_flatten`: DAAM with 2 heads over the 6 layers (3
+# layers per head; with fewer elements per head the variance has little
+# room), then a light flatten decoder and a linear classifier. The paper's
+# own layouts end in its conv decoder (`daamv2`: one DAAM head + conv
+# decoder); they are larger and slower to train on a CPU.
 
 # %%
-preset = minilm_preset_dir()
+head_name = "daam_h2_flatten"
+print(head_name, "=", get_head_spec(head_name).label)
 model = DensityAdaptiveClassifier.from_preset(
-    preset,
-    num_classes=len(class_names),
-    attention="daam",
-    decoder="flatten",
-    num_heads=2,
+    "minilm",
+    class_names=class_names,
+    head=head_name,
     learning_rate=1e-3,
-    sequence_length=32 if QUICK else 64,
+    sequence_length=16 if QUICK else 64,
     seed=0,
 )
 extractor = model.extractor
@@ -138,9 +144,12 @@ print("trainable parameters of the head:", count_parameters(model.head))
 #
 # The backbone never changes, so running it at every epoch would waste
 # almost all the compute. `extract_to_cache` runs it once (compiled, in
-# batches) and writes `[N, layers, features]` to a memory-mapped cache on
-# disk. It resumes if interrupted, and reuses a finished cache when called
-# again with the same settings.
+# batches; texts sorted by length and cut to a few bucket lengths) and
+# writes `[N, layers, features]` to a memory-mapped cache on disk. The cache
+# is keyed by everything that shapes the features (the data, the backbone's
+# weights, the layers, the tokenizer's settings): it resumes if
+# interrupted, reuses a finished cache when called again with the same
+# inputs, and refuses to be reused with other ones.
 
 # %%
 cache_root = os.path.join("keras_daam_features", "minilm_wordnet")
@@ -155,8 +164,9 @@ for split, (texts, labels) in {
         texts,
         os.path.join(cache_root, f"{split}_{len(texts)}"),
         labels=labels,
+        class_names=class_names,
         preprocessor=model.preprocessor,
-        batch_size=64,
+        batch_size=32 if QUICK else 64,
         verbose=False,
     )
     print(split, caches[split])
@@ -167,17 +177,22 @@ features = {s: np.asarray(c.features, "float32") for s, c in caches.items()}
 # ## Train the DAAM head, then baselines on the same features
 #
 # `fit_cached` trains only the head. The baselines are the heads the paper
-# compares against, built by name with `build_head` on the same cached
-# features and trained the same way:
+# compares against, built by registry name with
+# `build_head(NAME, num_layers=..., feature_dim=..., num_classes=...)` on
+# the same cached features and trained the same way:
 #
-# - `last_layer`: a linear probe on the last layer (the usual way to use a
-#   frozen encoder),
-# - `weighted_sum`: a learned softmax weight per layer (ELMo-style),
-# - `none`: every layer concatenated, no attention,
-# - `mha`: multi-head self-attention among the layer tokens.
+# - `linear_last_layer`: a linear probe on the last layer (the usual way to
+#   use a frozen encoder),
+# - `weighted_sum_linear`: a learned softmax weight per layer (ELMo /
+#   SUPERB style), then a linear classifier,
+# - `none_flatten`: every layer concatenated, no attention,
+# - `mha_flatten`: multi-head self-attention among the layer tokens.
+#
+# Each row of the table below is labelled with the head's registry name:
+# `build_head(NAME, ...)` builds exactly that head again.
 
 # %%
-epochs = 3 if QUICK else 30
+epochs = 2 if QUICK else 30
 stop = [
     keras.callbacks.EarlyStopping(
         monitor="val_accuracy", patience=5, restore_best_weights=True
@@ -193,21 +208,28 @@ model.fit_cached(
     verbose=0,
 )
 results = {
-    "daam": (
+    head_name: (
         model.head.evaluate(features["test"], y_test, verbose=0)[1],
         count_parameters(model.head)["total"],
     )
 }
 
 num_layers, feature_dim = features["train"].shape[1:]
-for name in ("last_layer", "weighted_sum", "none", "mha"):
+baselines = (
+    "linear_last_layer",
+    "weighted_sum_linear",
+    "none_flatten",
+    "mha_flatten",
+)
+if QUICK:
+    baselines = baselines[:1]
+for name in baselines:
     keras.utils.set_random_seed(0)
     head = build_head(
-        num_layers,
-        feature_dim,
-        len(class_names),
-        attention=name,
-        decoder="flatten",
+        name,
+        num_layers=num_layers,
+        feature_dim=feature_dim,
+        num_classes=len(class_names),
         learning_rate=1e-3,
         seed=0,
     )
@@ -225,26 +247,31 @@ for name in ("last_layer", "weighted_sum", "none", "mha"):
         count_parameters(head)["total"],
     )
 
-print(f"{'head':<14}{'test accuracy':>14}{'trainable params':>18}")
+print(f"{'head':<21}{'test acc.':>10}{'params':>9}  what it builds")
 for name, (accuracy, params) in results.items():
-    print(f"{name:<14}{accuracy:>14.3f}{params:>18,}")
+    label = get_head_spec(name).label
+    print(f"{name:<21}{accuracy:>10.3f}{params:>9,}  {label}")
 
 # %% [markdown]
 # One seed and one split are not a benchmark: gaps of a point or two
 # between heads are within seed noise here. `keras-daam demo` and
 # `keras_daam.evaluation` run the multi-seed comparison with
-# validation-selected learning rates and paired significance tests. In the
-# quick mode used by the tests the numbers are meaningless (tiny data, 3
+# validation-selected learning rates and paired significance tests
+# (`keras_daam.evaluation.train_heads` takes the same head names). In the
+# quick mode used by the tests the numbers are meaningless (tiny data, 2
 # epochs).
 
 # %% [markdown]
 # ## End to end on raw text
 #
 # The classifier chains tokenizer -> frozen MiniLM -> extractor -> trained
-# head, so it predicts from strings directly. The trained head alone is a
-# few hundred kilobytes: `save_head` stores it with a fingerprint of the
-# backbone, and `load_head` reattaches it to the same backbone (and refuses a
-# different one).
+# head, so it predicts from strings directly: `predict` gives logits,
+# `predict_proba` probabilities and `predict_classes` the class names. The
+# trained head alone is a few hundred kilobytes: `save_head` writes a folder
+# with `head.weights.h5` (Keras's weights format) and `head.json` (the head's
+# registry name, the layers, the tokenizer's settings, the class names and a
+# fingerprint of the backbone's weights), and `load_head` reattaches it to
+# the same backbone (and refuses a different one).
 
 # %%
 examples = [
@@ -254,14 +281,19 @@ examples = [
     "anger: a strong emotion of displeasure",
 ]
 logits = model.predict(examples)
-for text, row in zip(examples, logits):
-    print(f"{class_names[int(np.argmax(row))]:<20} <- {text}")
+probabilities = model.predict_proba(examples)
+for text, name, p in zip(
+    examples, model.predict_classes(examples), probabilities.max(axis=-1)
+):
+    print(f"{name:<20} (p={p:.2f}) <- {text}")
+assert np.allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
 
 head_dir = os.path.join("keras_daam_features", "minilm_wordnet_head")
 model.save_head(head_dir, overwrite=True)
-# In a new session: `load_head(head_dir, preset)` (or no preset: the one
-# recorded at saving). Here the backbone is already in memory, so we pass it
-# and the tokenizer instead of loading the 90 MB weights a second time.
+print("saved head:", sorted(os.listdir(head_dir)))
+# In a new session: `load_head(head_dir)` (the preset recorded at saving,
+# here "minilm"). The backbone is already in memory, so we pass it and the
+# tokenizer instead of loading the 90 MB weights a second time.
 reloaded = load_head(
     head_dir, extractor.backbone, preprocessor=model.preprocessor
 )

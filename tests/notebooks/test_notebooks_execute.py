@@ -3,10 +3,23 @@
 The backend comes from the pytest process's `KERAS_BACKEND` (the kernel
 inherits it; the notebooks only `setdefault` it), so the per-backend test
 matrix runs every notebook on TensorFlow, JAX and PyTorch.
-`KERAS_DAAM_QUICK=1` shrinks data and epochs inside the notebooks. A cell
-that raises fails the test; outputs are not compared (models differ
-slightly across backends), but the notebooks assert their own invariants
-(e.g. cross-backend predictions agree).
+`KERAS_DAAM_QUICK=1` makes each notebook a smoke run (tiny data, 2 epochs,
+fewer heads and seeds; every cell still runs). A cell that raises fails the
+test; outputs are not compared (models differ slightly across backends),
+but the notebooks assert their own invariants (e.g. cross-backend
+predictions agree).
+
+Under JAX most of a quick run is XLA compilation: loading a backbone
+compiles about a hundred small initializer programs (KerasHub builds the
+model with random weights before loading the real ones), and every head
+compiles its train and test steps. The kernels therefore share JAX's
+persistent compilation cache, which holds compiled programs keyed by their
+whole computation (it never changes a result, only skips compiling the
+same program twice): `$KERAS_DAAM_TEST_JAX_CACHE`, by default
+`jax_compilation_cache/` in the keras_daam cache folder
+(`$KERAS_DAAM_CACHE`, else `~/.cache/keras_daam`), at most 1 GiB. Set
+`KERAS_DAAM_TEST_JAX_CACHE=` (empty) to compile everything afresh. A
+`JAX_COMPILATION_CACHE_DIR` set outside wins.
 """
 
 import json
@@ -39,8 +52,26 @@ def kernel_dir(tmp_path_factory):
     return prefix / "share" / "jupyter"
 
 
+def _jax_cache_dir():
+    """The JAX compilation cache folder of the kernels, or None (off)."""
+    configured = os.environ.get("KERAS_DAAM_TEST_JAX_CACHE")
+    if configured is not None:
+        return configured or None
+    root = os.environ.get("KERAS_DAAM_CACHE", "~/.cache/keras_daam")
+    return os.path.join(os.path.expanduser(root), "jax_compilation_cache")
+
+
 def _kernel_env():
     env = dict(os.environ)
+    cache = _jax_cache_dir()
+    if cache:
+        # Also reaches subprocesses the notebooks start (01_quickstart
+        # reloads its model under another backend).
+        env.setdefault("JAX_COMPILATION_CACHE_DIR", cache)
+        # Keep every program: the initializers take ~0.1 s each to compile,
+        # under JAX's default threshold of 1 s.
+        env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+        env.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(1 << 30))
     env["KERAS_BACKEND"] = keras.backend.backend()
     env["KERAS_DAAM_QUICK"] = "1"
     # Tests never rely on a hub download: 06_kerashub_presets then skips its
@@ -91,3 +122,23 @@ def test_notebook_executes(path, kernel_dir, tmp_path, monkeypatch):
 
 def test_notebooks_are_found():
     assert NOTEBOOKS, "no notebooks/NN_*.ipynb found"
+
+
+def test_kernel_env_shares_a_jax_compilation_cache(monkeypatch, tmp_path):
+    for name in (
+        "JAX_COMPILATION_CACHE_DIR",
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+        "JAX_COMPILATION_CACHE_MAX_SIZE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KERAS_DAAM_TEST_JAX_CACHE", str(tmp_path))
+    env = _kernel_env()
+    assert env["KERAS_DAAM_QUICK"] == "1"
+    assert env["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path)
+    assert env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] == "0"
+    # Empty: no cache; a cache folder set outside wins.
+    monkeypatch.setenv("KERAS_DAAM_TEST_JAX_CACHE", "")
+    assert "JAX_COMPILATION_CACHE_DIR" not in _kernel_env()
+    monkeypatch.setenv("KERAS_DAAM_TEST_JAX_CACHE", str(tmp_path))
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", "/elsewhere")
+    assert _kernel_env()["JAX_COMPILATION_CACHE_DIR"] == "/elsewhere"
