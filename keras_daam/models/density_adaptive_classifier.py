@@ -27,7 +27,9 @@ from keras_daam.utils import check_float
 from keras_daam.utils import check_positive_int
 from keras_daam.utils import to_numpy
 
-DEFAULT_HEAD = "daamv1"
+# The paper's DAAMv2 layout (one DAAM head + the conv decoder) fits any
+# layer count; DAAMv1's 8 heads divide none of the packaged backbones'.
+DEFAULT_HEAD = "daamv2"
 # `compile_head`'s defaults; `from_preset` and `compile` start from them.
 DEFAULT_COMPILE = {
     "learning_rate": 1e-4,
@@ -383,8 +385,9 @@ class DensityAdaptiveClassifier(keras.Model):
             num_classes: int. Number of classes. Defaults to
                 `len(class_names)`.
             head: str. A registered head name (`keras_daam.heads.
-                head_names()`). Defaults to `"daamv1"` (8 DAAM heads over
-                the layers + the paper's conv decoder) unless `attention`,
+                head_names()`). Defaults to `"daamv2"` (the paper's DAAMv2:
+                one DAAM head over the layers + its conv decoder, which fits
+                any layer count) unless `attention`,
                 `decoder` or head options are given (a custom head).
             class_names: list of str, optional. Names of the classes, in id
                 order (`predict_classes` returns them; string labels are

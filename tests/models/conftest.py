@@ -13,8 +13,8 @@ from keras_daam.models import DensityAdaptiveClassifier
 from tests.backbones.tiny import make_backbone
 
 CLASSES = ["class_0", "class_1", "class_2"]
-# One DAAM head over the 2 layers: the tiny presets have too few layers
-# for the 8 heads of the default "daamv1".
+# One DAAM head over the 2 layers with the light flatten decoder (the
+# default "daamv2" has the paper's larger conv decoder).
 TEXT_HEAD = dict(head="daam_h1_flatten", learning_rate=1e-2, seed=1)
 
 

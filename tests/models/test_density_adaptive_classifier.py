@@ -30,26 +30,30 @@ def _weights(model):
 # -- construction ------------------------------------------------------------
 
 
-def test_default_head_is_daamv1():
-    # 8 layers: the paper's 8 DAAM heads need a layer count they divide.
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=20,
-        num_layers=8,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=16,
-        max_sequence_length=8,
-    )
-    model = DensityAdaptiveClassifier.from_preset(backbone, 3)
-    assert model.head_name == "daamv1" and model.head_build is None
-    assert model.preprocessor is None  # a backbone instance: no preset
-    attention = model.head.get_layer("attention")
-    assert isinstance(attention, DensityAdaptiveAttention)
-    assert attention.num_heads == 8
-    reference = build_head(
-        "daamv1", num_layers=8, feature_dim=16, num_classes=3, compile=False
-    )
-    assert architecture(model.head) == architecture(reference)
+def test_default_head_is_daamv2_and_fits_any_layer_count():
+    for num_layers in (8, 3):
+        backbone = keras_hub.models.BertBackbone(
+            vocabulary_size=20,
+            num_layers=num_layers,
+            num_heads=2,
+            hidden_dim=16,
+            intermediate_dim=16,
+            max_sequence_length=8,
+        )
+        model = DensityAdaptiveClassifier.from_preset(backbone, 3)
+        assert model.head_name == "daamv2" and model.head_build is None
+        assert model.preprocessor is None  # a backbone instance: no preset
+        attention = model.head.get_layer("attention")
+        assert isinstance(attention, DensityAdaptiveAttention)
+        assert attention.num_heads == 1
+        reference = build_head(
+            "daamv2",
+            num_layers=num_layers,
+            feature_dim=16,
+            num_classes=3,
+            compile=False,
+        )
+        assert architecture(model.head) == architecture(reference)
 
 
 def test_heads_by_name_and_custom(bare_preset):
