@@ -413,12 +413,17 @@ def extract_to_cache(
         items = shards.take(items, rows)
         labels = None if labels is None else np.asarray(labels)[rows]
         prepare_output_folder(
-            cache_dir, own_names(cache_dir), what="feature cache"
+            cache_dir,
+            own_names(cache_dir),
+            what="feature cache",
+            error=CacheError,
         )
         cache_dir = os.path.join(
             cache_dir, shards.shard_name(index, num_shards)
         )
-    prepare_output_folder(cache_dir, own_names(cache_dir), what="feature cache")
+    prepare_output_folder(
+        cache_dir, own_names(cache_dir), what="feature cache", error=CacheError
+    )
     with folder_lock(cache_dir, "feature cache"):
         start = _check_existing(cache_dir, settings, order, overwrite, verbose)
         if start is None:

@@ -22,13 +22,15 @@ class FolderLockedError(OutputFolderError):
     """Another process holds the folder's lock."""
 
 
-def prepare_output_folder(path, own_files, what="output"):
+def prepare_output_folder(path, own_files, what="output", error=None):
     """Creates `path`, or checks that it holds only `own_files`.
 
     Args:
         path: str. The folder.
         own_files: names (files or sub-folders) the caller writes there.
         what: str. How to name the folder in messages.
+        error: the `OutputFolderError` subclass to raise (a feature cache
+            raises its `CacheError`); `OutputFolderError` by default.
 
     Returns:
         True if the folder already held some of `own_files`.
@@ -37,8 +39,9 @@ def prepare_output_folder(path, own_files, what="output"):
         OutputFolderError: `path` is a file, or holds other files (they are
             named; nothing is touched).
     """
+    error = error or OutputFolderError
     if os.path.exists(path) and not os.path.isdir(path):
-        raise OutputFolderError(
+        raise error(
             f"The {what} {path} exists and is not a folder."
         )
     os.makedirs(path, exist_ok=True)
@@ -46,7 +49,7 @@ def prepare_output_folder(path, own_files, what="output"):
     foreign = sorted(f for f in present if f not in own_files)
     if foreign:
         shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
-        raise OutputFolderError(
+        raise error(
             f"The {what} folder {path} holds files keras_daam did not write "
             f"({shown}). Choose a new or empty folder: nothing you own is "
             "overwritten."
