@@ -276,9 +276,10 @@ OPTIONS = {
     "workers": _opt(
         "--workers",
         "heads trained at once, each in its own process: a number, or auto "
-        "(one per CPU core, 1 with a GPU); the results do not depend on it",
+        "(one per CPU core, 1 with a GPU); the results do not depend on it. "
+        "Helps only where one head's training leaves cores idle",
         _workers,
-        "auto",
+        1,
     ),
     "k": _opt("--k", "how many top and bottom layers to name", POSITIVE, 2),
     "max_examples": _opt(

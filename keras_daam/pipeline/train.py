@@ -183,7 +183,7 @@ def train_on_cache(
     batch_size=64,
     overwrite=False,
     log=None,
-    workers="auto",
+    workers=1,
 ):
     """Trains and compares heads on a feature cache; saves every head.
 
@@ -203,7 +203,7 @@ def train_on_cache(
         overwrite: bool. Replace an earlier run in `output`.
         log: callable for progress lines, or None.
         workers: int or `"auto"`. Heads trained at once (processes; see
-            `keras_daam.evaluation.train_heads`). Defaults to `"auto"`.
+            `keras_daam.evaluation.train_heads`). Defaults to 1.
 
     Returns:
         The report dict (also written to `report.json` / `report.md`).
