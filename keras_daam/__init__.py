@@ -27,9 +27,9 @@ the others load on first use.
 
 import importlib
 
-from keras_daam import explain
-from keras_daam import heads
-from keras_daam import layers
+from keras_daam import explain as explain
+from keras_daam import heads as heads
+from keras_daam import layers as layers
 from keras_daam.version import __version__
 
 _SUBPACKAGES = (

@@ -41,9 +41,7 @@ def prepare_output_folder(path, own_files, what="output", error=None):
     """
     error = error or OutputFolderError
     if os.path.exists(path) and not os.path.isdir(path):
-        raise error(
-            f"The {what} {path} exists and is not a folder."
-        )
+        raise error(f"The {what} {path} exists and is not a folder.")
     os.makedirs(path, exist_ok=True)
     present = [f for f in os.listdir(path) if not f.endswith(".tmp")]
     foreign = sorted(f for f in present if f not in own_files)
