@@ -6,7 +6,8 @@ batches of backbone inputs, each tagged with the rows it fills. For texts
 with a `TextPreprocessor` it does what sentence-transformers does: the
 texts are tokenised, sorted by token length, and each batch is cut to the
 smallest of a few bucket lengths that keeps all its real tokens, so the
-backbone compiles a handful of shapes and runs far fewer padding tokens.
+backbone compiles a handful of shapes and runs far fewer padding tokens
+(on PyTorch, which compiles nothing, to the batch's own longest text).
 Padding is excluded from the mean, so the features equal fixed-length
 padding to float rounding. `run_batches` feeds the batches through the
 extractor (the last, short batch of a run is padded to the batch size so
@@ -35,6 +36,19 @@ DEFAULT_BATCH_SIZES = {"text": 32, "image": 32, "audio": 16}
 def default_batch_size(extractor):
     """The batch size extraction uses when none is given (by modality)."""
     return DEFAULT_BATCH_SIZES.get(getattr(extractor, "modality", None), 32)
+
+
+def compiles_shapes():
+    """Whether the backend compiles one program per input shape.
+
+    JAX and TensorFlow do (XLA / `tf.function`), so batches are padded to a
+    few bucket lengths and short batches to a full one. PyTorch runs Keras
+    models eagerly: any shape costs the same to start, so each batch is
+    padded only to its own longest text and never to more rows.
+    """
+    import keras
+
+    return keras.backend.backend() != "torch"
 
 
 def bucket_length(length, maximum):
@@ -106,6 +120,7 @@ def _text_buckets(texts, preprocessor, batch_size, start_batch):
         positions = np.arange(mask.shape[1])
         right_padded = np.all(mask == (positions < lengths[:, None]))
         full = mask.shape[1]
+        bucketed = compiles_shapes()
         order = np.argsort(lengths, kind="stable")
         # The one short batch holds the shortest texts, where padding it to
         # a full batch (one compiled shape) costs least.
@@ -116,11 +131,13 @@ def _text_buckets(texts, preprocessor, batch_size, start_batch):
         for b_lo, b_hi in zip(edges[:-1], edges[1:]):
             if position >= start_batch:
                 index = order[b_lo:b_hi]
-                cut = (
-                    bucket_length(int(lengths[index].max()), full)
-                    if right_padded
-                    else full
-                )
+                longest = int(lengths[index].max())
+                if not right_padded:
+                    cut = full
+                elif bucketed:
+                    cut = bucket_length(longest, full)
+                else:
+                    cut = max(longest, 1)
                 inputs = {
                     k: np.asarray(v)[index, :cut] if np.ndim(v) == 2 else v
                     for k, v in tokens.items()
@@ -239,12 +256,14 @@ def run_batches(extractor, batches, sink, batch_size, pad_batches=True):
     the batch's real rows. Short batches are padded to `batch_size` rows
     (and to a multiple of the devices of an active `keras.distribution`)
     so that no new input shape is compiled; the padding rows are dropped.
+    On PyTorch (no compiles, `compiles_shapes()`) only the devices pad.
     """
     devices = device_count()
+    compiles = compiles_shapes()
     for batch in batches:
         n = _rows(batch.inputs)
         x = batch.inputs
-        target = batch_size if pad_batches else n
+        target = batch_size if pad_batches and compiles else n
         target = max(target, n)
         target = -(-target // devices) * devices
         if target != n:
