@@ -51,6 +51,11 @@ def _parser():
     add("--extra-voices", action="store_true", help="58 voices, not 22")
     add("--no-standardize", action="store_true")
     add("--heads", default=None, help="comma-separated registry names")
+    add(
+        "--compare",
+        default="",
+        help="heads (of --heads) each paired with every other trained head",
+    )
     add("--skip-tokens", action="store_true", help="text: no token heads")
     add("--skip-ablation", action="store_true")
     add("--cache", default=os.path.expanduser("~/.cache/kdaam"))
@@ -91,6 +96,7 @@ def main(argv=None):
         return 0
     common.update(
         heads=args.heads,
+        compare=args.compare,
         ablation=not args.skip_ablation,
         cache_dir=args.cache,
     )

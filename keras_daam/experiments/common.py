@@ -145,6 +145,18 @@ def standardize(parts):
     return [((f - mean) / std, y) for f, y in parts]
 
 
+def check_compare(compare, heads):
+    """`compare` as a list of names, each one of `heads` (else ValueError)."""
+    compare = as_head_list(compare, ())
+    missing = [name for name in compare if name not in heads]
+    if missing:
+        raise ValueError(
+            f"`compare` names heads that are not trained: {missing}. Add "
+            f"them to the heads ({', '.join(heads)})."
+        )
+    return compare
+
+
 def fitting_heads(heads, num_layers, feature_dim, explicit, log=quiet):
     """The heads that can take `[L, d]`.
 
@@ -178,7 +190,7 @@ def layer_heads_report(
     batch_size,
     ablation,
     log,
-    one_head_comparisons=False,
+    also_compare=(),
     learning_rates=evaluation.DEFAULT_LEARNING_RATES,
     extra=None,
 ):
@@ -194,8 +206,9 @@ def layer_heads_report(
         seeds, max_epochs, patience, batch_size: the protocol.
         ablation: bool. Run the IF ablation (`if_ablation`).
         log: callable for progress lines.
-        one_head_comparisons: bool. Also compare the 1-head DAAM with every
-            baseline (where 2 heads over few layers degenerate).
+        also_compare: head names each also compared with every other
+            trained head (keys `"A_vs_B"`), besides the headline's
+            comparisons; names not trained are skipped.
         learning_rates: the learning-rate grid of the protocol.
         extra: dict merged into the report.
 
@@ -226,15 +239,16 @@ def layer_heads_report(
     comps = evaluation.comparisons(
         results, y_test, headline=headline, baselines=list(results)
     )
-    if one_head_comparisons and headline == HEADLINE and ONE_HEAD in results:
-        # With few layers, 2 heads span 2 layers each and the paper gate
-        # degenerates to a per-feature constant (SPEC section 4): compare
-        # the 1-head DAAM with every baseline as well.
+    for first in also_compare:
+        if first not in results or first == headline:
+            continue
         for name in results:
-            if name not in (HEADLINE, ONE_HEAD):
-                comps[f"{ONE_HEAD}_vs_{name}"] = evaluation.compare(
-                    y_test, results[ONE_HEAD], results[name]
-                )
+            # Each pair once; the headline's pairs are already in `comps`.
+            if name in (first, headline) or f"{name}_vs_{first}" in comps:
+                continue
+            comps[f"{first}_vs_{name}"] = evaluation.compare(
+                y_test, results[first], results[name]
+            )
     report = {
         "task": task,
         "machine": machine_description(),

@@ -15,6 +15,7 @@ from keras_daam.evaluation import check_learning_rates
 from keras_daam.experiments import wordnet
 from keras_daam.experiments.common import LAYER_HEADS
 from keras_daam.experiments.common import as_head_list
+from keras_daam.experiments.common import check_compare
 from keras_daam.experiments.common import check_protocol
 from keras_daam.experiments.common import layer_heads_report
 from keras_daam.experiments.common import quiet
@@ -43,6 +44,7 @@ def run_text(
     learning_rates=DEFAULT_LEARNING_RATES,
     sequence_length=wordnet.SEQUENCE_LENGTH,
     heads=None,
+    compare=(),
     tokens=True,
     ablation=True,
     cache_dir="cache",
@@ -67,6 +69,8 @@ def run_text(
             Defaults to `LAYER_HEADS`.
         tokens: bool. Also train `TOKEN_HEADS` on the last layer's tokens.
             Defaults to `True`.
+        compare: head names (or a comma-separated str), each also
+            compared with every other trained head. Defaults to none.
         ablation: bool. Run the IF ablation. Defaults to `True`.
         cache_dir: str. Feature cache root. Defaults to `"cache"`.
         extract_batch_size: int. Backbone batch size. Defaults to 64.
@@ -92,6 +96,7 @@ def run_text(
     learning_rates = check_learning_rates(learning_rates)
     explicit = heads is not None
     heads = as_head_list(heads, LAYER_HEADS)
+    compare = check_compare(compare, heads)
     evaluation.check_heads(heads, *wordnet.MINILM_SHAPE, tokens=False)
     if tokens:
         evaluation.check_heads(
@@ -120,6 +125,7 @@ def run_text(
         batch_size,
         ablation=False,
         log=log,
+        also_compare=compare,
         learning_rates=learning_rates,
     )
     headline = report["headline"]

@@ -17,8 +17,10 @@ from keras_daam import evaluation
 from keras_daam.evaluation import DEFAULT_LEARNING_RATES
 from keras_daam.evaluation import check_learning_rates
 from keras_daam.experiments.common import LAYER_HEADS
+from keras_daam.experiments.common import ONE_HEAD
 from keras_daam.experiments.common import as_head_list
 from keras_daam.experiments.common import cache_splits
+from keras_daam.experiments.common import check_compare
 from keras_daam.experiments.common import check_protocol
 from keras_daam.experiments.common import layer_heads_report
 from keras_daam.experiments.common import pooled_arrays
@@ -54,6 +56,7 @@ def run_vision(
     image_size=112,
     layer_sets=("uniform",),
     heads=None,
+    compare=(),
     ablation=True,
     cache_dir="cache",
     extract_batch_size=64,
@@ -79,6 +82,8 @@ def run_vision(
         heads: list of layer-head names. Defaults to `LAYER_HEADS`, less
             those that cannot take the layer count (2 DAAM heads over an
             odd number of layers).
+        compare: head names (or a comma-separated str), each also
+            compared with every other trained head. Defaults to none.
         ablation: bool. Run the IF ablation. Defaults to `True`.
         cache_dir: str. Feature cache root. Defaults to `"cache"`.
         extract_batch_size: int. Backbone batch size. Defaults to 64.
@@ -114,6 +119,7 @@ def run_vision(
         check_choice("layer_sets", layer_set, LAYER_SETS)
     explicit = heads is not None
     heads = as_head_list(heads, LAYER_HEADS)
+    compare = check_compare(compare, heads)
     for name in heads:
         get_head_spec(name)  # an unknown name fails before extraction
     splits, class_names = load_fashion_mnist(
@@ -162,7 +168,7 @@ def run_vision(
             batch_size,
             ablation,
             log,
-            one_head_comparisons=True,
+            also_compare=(ONE_HEAD, *compare),
             learning_rates=learning_rates,
             extra={
                 "command": command,
