@@ -1,8 +1,8 @@
 """The Importance Factor (IF), layer contributions and layer rankings.
 
-Everything here is plain numpy on collected maps (see
-`collect_density_maps`). The first axis of a map is its "layer" axis: the
-rows of the paper's Figure 2.
+Everything here is NumPy (SciPy for the rank correlation) on collected
+maps (see `collect_density_maps`). The first axis of a map is its "layer"
+axis: the rows of the paper's Figure 2.
 """
 
 import numpy as np
