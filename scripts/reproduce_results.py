@@ -57,6 +57,7 @@ def _parser():
         help="heads (of --heads) each paired with every other trained head",
     )
     add("--skip-tokens", action="store_true", help="text: no token heads")
+    add("--token-heads", default=None, help="text: token heads, base first")
     add("--skip-ablation", action="store_true")
     add("--cache", default=os.path.expanduser("~/.cache/kdaam"))
     add("--output", default="results")
@@ -106,6 +107,7 @@ def main(argv=None):
             **_sizes(args),
             sequence_length=args.sequence_length,
             tokens=not args.skip_tokens,
+            token_heads=args.token_heads,
         )
         print(report["text"])
     elif args.task == "vision":

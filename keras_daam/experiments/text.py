@@ -46,6 +46,7 @@ def run_text(
     heads=None,
     compare=(),
     tokens=True,
+    token_heads=None,
     ablation=True,
     cache_dir="cache",
     extract_batch_size=64,
@@ -68,6 +69,9 @@ def run_text(
         heads: list of layer-head names (or a comma-separated str).
             Defaults to `LAYER_HEADS`.
         tokens: bool. Also train `TOKEN_HEADS` on the last layer's tokens.
+        token_heads: token-axis head names (or a comma-separated str)
+            trained with `tokens`; the first is the base the others are
+            compared with. Defaults to `TOKEN_HEADS`.
             Defaults to `True`.
         compare: head names (or a comma-separated str), each also
             compared with every other trained head. Defaults to none.
@@ -98,9 +102,10 @@ def run_text(
     heads = as_head_list(heads, LAYER_HEADS)
     compare = check_compare(compare, heads)
     evaluation.check_heads(heads, *wordnet.MINILM_SHAPE, tokens=False)
+    token_heads = as_head_list(token_heads, TOKEN_HEADS)
     if tokens:
         evaluation.check_heads(
-            TOKEN_HEADS, sequence_length, wordnet.MINILM_SHAPE[1], tokens=True
+            token_heads, sequence_length, wordnet.MINILM_SHAPE[1], tokens=True
         )
     splits, class_names = wordnet.load_splits(
         num_train, num_val, num_test, split_seed
@@ -142,7 +147,7 @@ def run_text(
         )
         extract_s += token_s
         token_results = evaluation.train_heads(
-            TOKEN_HEADS,
+            token_heads,
             *[token_arrays[s] for s in ("train", "val", "test")],
             num_classes=len(class_names),
             seeds=seeds,
@@ -154,15 +159,15 @@ def run_text(
         )
         del token_arrays
         results.update(token_results)
-        base = TOKEN_HEADS[0]
+        base = token_heads[0]
         if headline is not None:
-            for name in TOKEN_HEADS:
+            for name in token_heads:
                 # The headline (layer axis) against every token head too:
                 # the same test examples.
                 report["comparisons"][name] = evaluation.compare(
                     y_test, results[headline], results[name]
                 )
-        for name in TOKEN_HEADS[1:]:
+        for name in token_heads[1:]:
             report["comparisons"][f"{name}_vs_{base}"] = evaluation.compare(
                 y_test, results[name], results[base]
             )

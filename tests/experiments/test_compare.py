@@ -49,3 +49,18 @@ def test_compare_must_name_trained_heads():
     assert check_compare((), heads) == []
     with pytest.raises(ValueError, match="not trained.*mha_flatten"):
         check_compare("mha_flatten", heads)
+
+
+def test_run_text_checks_token_heads_before_extracting(tmp_path):
+    from keras_daam.experiments import run_text
+
+    with pytest.raises(ValueError, match="daam_h2_flatten"):
+        # A layer-axis head where token heads are asked for.
+        run_text(
+            output=str(tmp_path / "out"),
+            cache_dir=str(tmp_path / "cache"),
+            heads=["none_flatten"],
+            token_heads="tokens_mean_linear,daam_h2_flatten",
+            ablation=False,
+        )
+    assert not (tmp_path / "cache").exists()
