@@ -11,16 +11,33 @@ from keras_daam.utils import check_float
 from keras_daam.utils import check_int
 from keras_daam.utils import check_positive_int
 
-FORMULATIONS = ("paper", "package", "mixture")
+FORMULATIONS = ("paper", "package", "mixture", "jepa")
 
-# Default numerical floor added to the variance, per formulation.
+# Default numerical floor of the variance, per formulation: added to it,
+# except for "jepa", where the variance is clamped below at it.
 # "paper": |var| + 1e-8, then + 1e-5 inside the square root (Algorithm 1);
 # the two are merged here because only their sum ever reaches the maths.
-_DEFAULT_EPSILON = {"paper": 1e-5 + 1e-8, "package": 1e-8, "mixture": 1e-5}
+_DEFAULT_EPSILON = {
+    "paper": 1e-5 + 1e-8,
+    "package": 1e-8,
+    "mixture": 1e-5,
+    "jepa": 1e-6,
+}
 # Default output mode: gate (x * G, G in (0, 1]) or normalise along the axis.
-_DEFAULT_NORMALIZE = {"paper": False, "package": True, "mixture": True}
+_DEFAULT_NORMALIZE = {
+    "paper": False,
+    "package": True,
+    "mixture": True,
+    "jepa": False,
+}
 # Mixture scales are softplus(raw) + this floor, so they never reach zero.
 _MIXTURE_SCALE_FLOOR = 1e-2
+# "jepa" (Density-Adaptive JEPA): sigma_k = softplus(raw_k) + this floor,
+# raw initialised to log(0.5), and this constant added to std * sigma_k.
+_JEPA_SCALE_FLOOR = 1e-3
+_JEPA_SCALE_INIT = math.log(0.5)
+_JEPA_DENOMINATOR_EPSILON = 1e-8
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 # softplus(_SOFTPLUS_ONE) == 1.0: mixture scales start at about one std.
 _SOFTPLUS_ONE = math.log(math.e - 1.0)
 _FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -68,7 +85,7 @@ class DensityAdaptiveAttention(keras.layers.Layer):
     has its own parameters and its own statistics. The cost is linear in the
     input size: there is no N x N score matrix.
 
-    Three formulations are offered (`formulation=`):
+    Four formulations are offered (`formulation=`):
 
     - `"paper"`: what produced every number in the paper (Algorithm 1).
       `mu, var` = mean and population variance along the head's span,
@@ -93,12 +110,29 @@ class DensityAdaptiveAttention(keras.layers.Layer):
       learnable weights `pi = softmax(mixture_logits)` and scales
       `s = softplus(scale) + 0.01`, computed in log space. Offsets `m_k` are
       in standard deviations here (not in the input's units).
+    - `"jepa"`: the authors' numerically stabilised formulation of 2025
+      ([Density-Adaptive JEPA](https://arxiv.org/abs/2512.07168),
+      `GaussianAdaptiveAttention`). Population variance clamped below at
+      `epsilon` (`1e-6`), `std = sqrt(var)`; per density `k` an offset
+      `m_k` (`mean_offset`, in the input's units, initialised to 0) and a
+      scale `sigma_k = softplus(scale_k) + 1e-3` (raw `scale` initialised
+      to `log(0.5)`, so `sigma_k` starts at about 0.41);
+      `z_k = (x - mu - m_k) / (std * sigma_k + 1e-8)`,
+      `log N_k = -z_k**2 / 2 - log(sigma_k) - log(sqrt(2 pi))` and the gate
+      is the *mean* of the `K` normalised densities,
+      `G = exp(logsumexp_k(log N_k) - log K)`, computed in log space. The
+      output is `x * G`, not normalised along the axis. `G` is a density
+      in `z`, so it may exceed 1 where `sigma_k < 1 / sqrt(2 pi)`.
+      Parameters are scalars per head and density, as the authors'
+      (`num_heads=1` is their module, which ignores its `num_heads`).
 
     `normalize` chooses the output mode for any formulation: `True` turns
     the (log-)density into weights that sum to one along each head's span
-    (a masked, max-subtracted softmax); `False` uses it as a gate in
-    `(0, 1]` (for `"mixture"` the gate is the mixture of unnormalised
-    Gaussian kernels `sum_k pi_k exp(-(z - m_k)**2 / (2 s_k**2))`).
+    (a masked, max-subtracted softmax); `False` uses it as a gate
+    (in `(0, 1]` except for `"jepa"`; for `"mixture"` the gate is the
+    mixture of unnormalised Gaussian kernels
+    `sum_k pi_k exp(-(z - m_k)**2 / (2 s_k**2))`; for `"jepa"` it is the
+    gate above, and `normalize=True` is `softmax(log G)` along the span).
 
     Numerics: statistics and density maths run in float32 whatever the
     dtype policy (float64 when the layer computes in float64) and the
@@ -122,30 +156,35 @@ class DensityAdaptiveAttention(keras.layers.Layer):
 
     Args:
         num_heads: int. Number of heads: contiguous, equal groups along
-            `axis`. The axis length must be divisible by it. Defaults to 1.
+            `axis`. The axis length must be divisible by it (and known when
+            the layer is built, unless `num_heads=1`). Defaults to 1.
         num_densities: int. Number of Gaussian densities per head (`K`).
             Defaults to 1.
         axis: int. The normalisation axis (negative counts from the end).
             It may not be the batch axis 0. Defaults to 1 (the layer axis of
             stacked hidden states `[batch, layers, features]`).
-        formulation: str. One of `"paper"`, `"package"`, `"mixture"`.
-            Defaults to `"paper"`.
+        formulation: str. One of `"paper"`, `"package"`, `"mixture"`,
+            `"jepa"`. Defaults to `"paper"`.
         feature_axis: int, `None` or `"auto"`. If an int, parameters are
             vectors along this axis (one value per feature, per head and
             density); if `None`, they are scalars per head and density.
             `"auto"` means `-1` for `"paper"` and `None` otherwise.
         normalize: bool or `None`. Output mode (see above). `None` means the
-            formulation's own: `False` for `"paper"`, `True` otherwise.
-        epsilon: float or `None`. Floor added to the variance. `None` means
-            the formulation's own: `1.001e-5` for `"paper"` (its `1e-8`
-            and `1e-5` combined), `1e-8` for `"package"`, `1e-5` for
-            `"mixture"`.
+            formulation's own: `False` for `"paper"` and `"jepa"`, `True`
+            otherwise.
+        epsilon: float or `None`. Floor of the variance: added to it, or
+            for `"jepa"` its lower clamp (`var = max(var, epsilon)`, the
+            `1e-8` added to `std * sigma_k` stays fixed). `None` means the
+            formulation's own: `1.001e-5` for `"paper"` (its `1e-8` and
+            `1e-5` combined), `1e-8` for `"package"`, `1e-5` for
+            `"mixture"`, `1e-6` for `"jepa"`.
         mean_offset_initializer: initializer for the offsets. Defaults to
             zeros (`"mixture"`: `RandomNormal(stddev=0.5)`, to break the
             symmetry between densities).
         scale_initializer: initializer for the scales. Defaults to
             `Constant(2.0)` (`"paper"`), `LogNormal()` (`"package"`, as the
-            authors' newest code) or `softplus^-1(1)` (`"mixture"`).
+            authors' newest code), `softplus^-1(1)` (`"mixture"`) or
+            `Constant(log(0.5))` (`"jepa"`, the raw value of `sigma`).
         seed: int, optional. Seed of the default random initializers.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
@@ -177,6 +216,10 @@ class DensityAdaptiveAttention(keras.layers.Layer):
     References:
         - [Ioannides, Chadha, Elkins. Density Adaptive Attention is All You
           Need. arXiv:2401.11143](https://arxiv.org/abs/2401.11143)
+        - [Ioannides et al. JEPA as a Neural Tokenizer: Learning Robust
+          Speech Representations with Density Adaptive Attention.
+          arXiv:2512.07168](https://arxiv.org/abs/2512.07168) (the `"jepa"`
+          formulation; code: `gioannides/Density-Adaptive-JEPA`)
     """
 
     def __init__(
@@ -245,6 +288,8 @@ class DensityAdaptiveAttention(keras.layers.Layer):
             return keras.initializers.Constant(2.0)
         if self.formulation == "package":
             return LogNormal(seed=self.seed)
+        if self.formulation == "jepa":
+            return keras.initializers.Constant(_JEPA_SCALE_INIT)
         return keras.initializers.Constant(_SOFTPLUS_ONE)
 
     # ------------------------------------------------------------------ build
@@ -295,20 +340,25 @@ class DensityAdaptiveAttention(keras.layers.Layer):
     def build(self, input_shape):
         rank, axis, feature_axis = self._resolve_axes(input_shape)
         length = input_shape[axis]
-        if length is None:
+        if length is None and self.num_heads > 1:
             raise ValueError(
                 "The length of the normalisation axis must be known when "
-                f"the layer is built. Received input shape "
+                f"the layer is built with several heads (num_heads="
+                f"{self.num_heads}). Received input shape "
                 f"{tuple(input_shape)}, axis={self.axis}."
             )
-        if length % self.num_heads:
+        if length is None:
+            # One head spans the whole axis, whatever its length at call.
+            span = None
+        elif length % self.num_heads:
             raise ValueError(
                 f"The length of axis {self.axis} ({length}) is not divisible "
                 f"by num_heads ({self.num_heads}). Heads are contiguous equal "
                 "groups along the axis; choose a divisor of the length."
             )
-        span = length // self.num_heads
-        if span <= 2:
+        else:
+            span = length // self.num_heads
+        if span is not None and span <= 2:
             detail = (
                 "the variance is 0, so the gate is a constant with zero "
                 "gradient with respect to the input"
@@ -475,6 +525,20 @@ class DensityAdaptiveAttention(keras.layers.Layer):
                 f"Expected inputs of rank {self._rank} (the rank the layer "
                 f"was built with). Received shape {tuple(inputs.shape)}."
             )
+        length = inputs.shape[self._norm_axis]
+        if (
+            self._span is not None
+            and length is not None
+            and length != self._span * self.num_heads
+        ):
+            # The statistics divide by the built length: refuse another.
+            raise ValueError(
+                f"The layer was built for a length of "
+                f"{self._span * self.num_heads} along axis {self.axis}; "
+                f"received inputs of shape {tuple(inputs.shape)}. Build it "
+                "with that axis of unknown length (None, one head only) to "
+                "take several lengths."
+            )
         if padding_mask is None:
             padding_mask = mask
         dtype = self._maths_dtype()
@@ -509,7 +573,11 @@ class DensityAdaptiveAttention(keras.layers.Layer):
             centered = (xs + neg_mean) * m
         else:
             m = real = None
-            count = safe_count = float(self._span)
+            if self._span is None:  # one head over an axis of unknown length
+                count = ops.cast(ops.shape(xs)[red], dtype)
+            else:
+                count = float(self._span)
+            safe_count = count
             # sum / count, not ops.mean: Keras's torch `mean` computes in
             # float32 even for float64 inputs (keras 3.15).
             neg_mean = ops.sum(xs, axis=red, keepdims=True) / -count
@@ -523,14 +591,21 @@ class DensityAdaptiveAttention(keras.layers.Layer):
             # unbiased, as the authors' torch.var
             denom = (
                 ops.maximum(count - 1.0, 1.0)
-                if m is not None
+                if m is not None or self._span is None
                 else float(max(self._span - 1, 1))
             )
         else:
             denom = safe_count
-        var = sq_sum / denom + self.epsilon
+        if self.formulation == "jepa":
+            # Clamped, not shifted: the authors' `var.clamp_min(1e-6)`.
+            var = ops.maximum(sq_sum / denom, self.epsilon)
+        else:
+            var = sq_sum / denom + self.epsilon
         if self.formulation == "mixture":
             logits = self._mixture_log_density(centered, var, dtype)
+            del centered
+        elif self.formulation == "jepa":
+            logits = self._jepa_log_gate(centered, var, dtype)
             del centered
         else:
             # -(A (y - M)^2 + R) / var, y = x - mu: one quadratic whatever
@@ -612,6 +687,34 @@ class DensityAdaptiveAttention(keras.layers.Layer):
             # A proper density: its normalising constant differs per k.
             log_k = log_k - ops.log(scale)
         return ops.logsumexp(log_k, axis=-1)
+
+    def _jepa_log_gate(self, centered, var, dtype):
+        """`log G = logsumexp_k(log N_k) - log K` of the "jepa" formulation.
+
+        `z_k = (y - m_k) / (std * sigma_k + 1e-8)` with `y = x - mu` the
+        centred input (the authors' `x - (mu + m_k)`, with the precision of
+        the centred value for large magnitudes) and
+        `log N_k = -z_k**2 / 2 - log sigma_k - log sqrt(2 pi)`.
+        """
+        offset = ops.cast(self._param_layout(self.mean_offset), dtype)
+        sigma = (
+            ops.softplus(ops.cast(self._param_layout(self.scale), dtype))
+            + _JEPA_SCALE_FLOOR
+        )
+        # The per-density constant, on the (small) parameter tensors.
+        log_norm = -ops.log(sigma) - _LOG_SQRT_2PI
+        std = ops.sqrt(var)
+        if self.num_densities == 1:
+            # K = 1: logsumexp over one density is that density.
+            z = (centered - offset[..., 0]) / (
+                std * sigma[..., 0] + _JEPA_DENOMINATOR_EPSILON
+            )
+            return -0.5 * (z * z) + log_norm[..., 0]
+        z = (ops.expand_dims(centered, -1) - offset) / (
+            ops.expand_dims(std, -1) * sigma + _JEPA_DENOMINATOR_EPSILON
+        )
+        log_k = -0.5 * (z * z) + log_norm
+        return ops.logsumexp(log_k, axis=-1) - math.log(self.num_densities)
 
     @staticmethod
     def _masked_softmax(logits, real, m, axis):
