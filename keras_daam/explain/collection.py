@@ -14,6 +14,7 @@ import numpy as np
 
 from keras_daam.layers.density_attention import DensityAdaptiveAttention
 from keras_daam.layers.density_block import DensityBlock
+from keras_daam.layers.density_gate import DensityAdaptiveGate
 
 DEFAULT_LAYER_NAME = "attention"
 
@@ -33,7 +34,8 @@ class _MapSource:
         self.attention_input = None
         layer = model_or_layer
         if isinstance(model_or_layer, keras.Model) and not isinstance(
-            model_or_layer, (DensityBlock, DensityAdaptiveAttention)
+            model_or_layer,
+            (DensityBlock, DensityAdaptiveAttention, DensityAdaptiveGate),
         ):
             self.model = model_or_layer
             layer = self._attention_of(model_or_layer, layer_name)
@@ -48,6 +50,10 @@ class _MapSource:
             return "daam"
         if isinstance(layer, DensityBlock):
             return "block"
+        if isinstance(layer, DensityAdaptiveGate):
+            # Its map is its own gate `[batch, time, 1]` along time (axis
+            # 1), not the inner DAAM's (which sees the projected channel).
+            return "gate"
         inner = getattr(layer, "density_attention", None)
         if isinstance(inner, DensityAdaptiveAttention):
             # GroupedQueryDensityAttention: its DAAM is applied first, to the
@@ -61,8 +67,9 @@ class _MapSource:
             # Sublayers may be created in `build()`: decide once built.
             return "pending"
         raise ValueError(
-            "Expected a DensityAdaptiveAttention, a DensityBlock, a layer "
-            "with a `.density_attention` DensityAdaptiveAttention (such as "
+            "Expected a DensityAdaptiveAttention, a DensityBlock, a "
+            "DensityAdaptiveGate, a layer with a `.density_attention` "
+            "DensityAdaptiveAttention (such as "
             "GroupedQueryDensityAttention), or a model containing one. "
             f"Received: {layer!r} (class {type(layer).__name__}). Heads "
             "without DAAM (mha, weighted_sum, ...) have no density map."
@@ -86,7 +93,8 @@ class _MapSource:
 
     @property
     def density(self):
-        """The `DensityAdaptiveAttention` whose map is read (not a block)."""
+        """The layer whose map is read (not a block): a
+        `DensityAdaptiveAttention`, or a `DensityAdaptiveGate`."""
         if self.kind == "inner":
             return self.layer.density_attention
         return self.layer
@@ -96,6 +104,8 @@ class _MapSource:
         """Normalisation axis of each returned map."""
         if self.kind == "block":
             return [lyr.axis for lyr in self.layer.attention_layers]
+        if self.kind == "gate":
+            return [1]  # time
         return [self.density.axis]
 
     def _build(self, x, mask):
@@ -468,8 +478,10 @@ def collect_density_maps(
 ):
     """Average the Density Attention map of a layer or head over a dataset.
 
-    The map is the DAAM gate (formulation `"paper"`) or weights
-    (`"package"`, `"mixture"`) at every input element. It is averaged over
+    The map is the DAAM gate (formulations `"paper"`, `"jepa"`) or weights
+    (`"package"`, `"mixture"`) at every input element; for a
+    `DensityAdaptiveGate` it is its gate along time, `[batch, time, 1]`
+    (one value per step, shared by the channels). It is averaged over
     the batch (and any `pooled_axes`) with padded elements excluded: the
     mean at an element divides by the number of samples where it is real,
     not by the batch size. Heads are contiguous groups of the layer's axis,
@@ -485,8 +497,9 @@ def collect_density_maps(
 
     Args:
         model_or_layer: a `DensityAdaptiveAttention`, a `DensityBlock`, a
-            `GroupedQueryDensityAttention` (its inner `.density_attention`
-            map, the DAAM applied to the layer's input), or a
+            `DensityAdaptiveGate`, a `GroupedQueryDensityAttention` (its
+            inner `.density_attention` map, the DAAM applied to the layer's
+            input), or a
             `keras.Model` with such a layer named `layer_name` (heads from
             `keras_daam.heads.build_head`). For a model, the layer's input
             is computed from the model's inputs first.
@@ -509,7 +522,8 @@ def collect_density_maps(
 
     Returns:
         float32 array: the mean map, of the layer input's shape without
-        the batch and pooled axes (`[L, d]` for a head). For a
+        the batch and pooled axes (`[L, d]` for a head; `[T, 1]` for a
+        `DensityAdaptiveGate` over `[batch, T, channels]`). For a
         `DensityBlock`, an array `[num_block_layers, ...]`, one map per
         DAAM layer of the block. Elements never real in any sample are
         NaN.

@@ -16,11 +16,13 @@ from keras_daam.heads.layer_attention import LayerSelfAttention
 from keras_daam.heads.layer_attention import WeightedLayerSum
 from keras_daam.heads.registry import get_head_spec
 from keras_daam.layers import DensityAdaptiveAttention
+from keras_daam.layers import DensityAdaptiveGate
 from keras_daam.layers import GroupedQueryDensityAttention
 from keras_daam.utils import check_positive_int
 
 ATTENTION_NAMES = (
     "daam",
+    "daam_gate",
     "gqdaam",
     "mha",
     "mha_bn",
@@ -43,7 +45,11 @@ def make_attention(attention, **options):
       `formulation="package"` with `num_densities=4` is the paper
       appendix's "Mixture of DAAM" as the authors' package computes it (a
       normalised *product* of 4 Gaussians per head); `formulation=
-      "mixture"` a true mixture (sum) of densities.
+      "mixture"` a true mixture (sum) of densities; `formulation="jepa"`
+      the authors' 2025 stabilised gate (the mean of K densities).
+    - `"daam_gate"`: `DensityAdaptiveGate()`, the authors' 2025 gated
+      residual block `x * (1 + alpha * G)` with the `"jepa"` gate of a 1x1
+      projection along the token (time) axis, 4 densities.
     - `"gqdaam"`: `GroupedQueryDensityAttention()` (8 DAAM heads, width
       512, 8 query / 2 key-value heads of 64).
     - `"mha"`: `LayerSelfAttention(num_heads=8)`; `"mha_bn"`: the same with
@@ -68,6 +74,8 @@ def make_attention(attention, **options):
     if attention == "daam":
         defaults = dict(num_heads=8, axis=1, formulation="paper")
         return DensityAdaptiveAttention(**{**defaults, **options})
+    if attention == "daam_gate":
+        return DensityAdaptiveGate(**options)
     if attention == "gqdaam":
         return GroupedQueryDensityAttention(**options)
     if attention in ("mha", "mha_bn"):
@@ -195,10 +203,12 @@ def build_head(
 
     Attention modules (`ATTENTION_NAMES`, see `make_attention` for their
     defaults): `"daam"` (8 heads, DAAMv1; `num_heads=1` is DAAMv2;
-    `formulation=` picks the paper gate, the authors' product or a true
-    mixture), `"gqdaam"`, `"mha"`, `"mha_bn"`, `"weighted_sum"`, `"none"`
-    and `"last_layer"`. `"weighted_sum"` and `"last_layer"` leave one token
-    `[batch, 1, d]` for the decoder.
+    `formulation=` picks the paper gate, the authors' product, a true
+    mixture or the authors' 2025 `"jepa"` gate), `"daam_gate"` (the
+    gated residual block along the token axis), `"gqdaam"`, `"mha"`,
+    `"mha_bn"`, `"weighted_sum"`, `"none"` and `"last_layer"`.
+    `"weighted_sum"` and `"last_layer"` leave one token `[batch, 1, d]` for
+    the decoder.
 
     Decoders (`DECODER_NAMES`):
     - `"conv"`: the paper's `ConvDecoder` (each token's features as a 2-D

@@ -1,12 +1,13 @@
 """Named heads: the one place where a head name is defined.
 
 A head name says what it builds: the attention module, its heads (`h2`),
-densities (`k4`), axis (`features`, `tokens`) and formulation, then the
-decoder (`flatten`, `conv`, `pool`, `conv_pool`, `sum`). The paper's own
-layouts keep their names (`daamv1`, `daamv2`, `gqdaam`). The demo, the
-CLI's `--heads`, the experiments, the notebooks, the benchmarks and the
-docs all resolve names here, so a row labelled `daam_h2_flatten` in any
-table is exactly `build_head("daam_h2_flatten", ...)`.
+densities (`k4`), axis (`features`, `tokens`) and formulation (`mixture`,
+`product`, `jepa`; none is the paper's), then the decoder (`flatten`,
+`conv`, `pool`, `conv_pool`, `sum`). The paper's own layouts keep their
+names (`daamv1`, `daamv2`, `gqdaam`). The demo, the CLI's `--heads`, the
+experiments, the notebooks, the benchmarks and the docs all resolve names
+here, so a row labelled `daam_h2_flatten` in any table is exactly
+`build_head("daam_h2_flatten", ...)`.
 
 Names with a number in them are families: `daam_h3_flatten` is the same
 head as `daam_h2_flatten` with 3 DAAM heads. `head_names()` lists the
@@ -182,6 +183,29 @@ _FIXED = {
             "feature_axis": -1,
         },
     ),
+    # The authors' 2025 formulation (Density-Adaptive JEPA) along tokens,
+    # where the statistics have room (SPEC section 4).
+    "tokens_daam_jepa_h1_k4_pool": (
+        "Last layer tokens: DAAM gate (jepa: mean of K=4 densities, 1 head) "
+        "+ masked mean",
+        "daam",
+        "pool",
+        "tokens",
+        {
+            "num_heads": 1,
+            "num_densities": 4,
+            "axis": 1,
+            "formulation": "jepa",
+        },
+    ),
+    "tokens_daam_gate_k4_pool": (
+        "Last layer tokens: DAAM gated residual block (jepa gate of a 1x1 "
+        "projection along tokens, K=4: x * (1 + alpha G)) + masked mean",
+        "daam_gate",
+        "pool",
+        "tokens",
+        {"num_densities": 4},
+    ),
 }
 
 # Families: regex over the name -> (label, attention, options) builders.
@@ -247,6 +271,20 @@ _FAMILIES = (
         ),
     ),
     (
+        rf"daam_jepa_h(?P<h>\d+)_k(?P<k>\d+)_(?P<decoder>{DECODER_PATTERN})",
+        lambda m: (
+            f"DAAM jepa formulation (the authors' 2025 stabilised gate: "
+            f"mean of K={m['k']} densities, {_heads(m)}) over layers",
+            "daam",
+            {
+                "num_heads": int(m["h"]),
+                "num_densities": int(m["k"]),
+                "axis": 1,
+                "formulation": "jepa",
+            },
+        ),
+    ),
+    (
         rf"gqdaam_h(?P<h>\d+)_(?P<decoder>{DECODER_PATTERN})",
         lambda m: (
             f"GQA-DAAM ({m['h']} DAAM heads)",
@@ -271,6 +309,8 @@ _LISTED_FAMILY_MEMBERS = (
     "mha_conv",
     "mha_bn_conv",
     "daam_product_h8_k4_conv",
+    "daam_jepa_h1_k4_flatten",
+    "daam_jepa_h1_k4_conv",
 )
 
 
@@ -342,6 +382,7 @@ def family_patterns():
         f"daam_features_hN_{decoders}",
         f"daam_mixture_hN_kK_{decoders}",
         f"daam_product_hN_kK_{decoders}",
+        f"daam_jepa_hN_kK_{decoders}",
         f"gqdaam_hN_{decoders}",
     )
 

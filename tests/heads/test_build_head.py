@@ -16,6 +16,7 @@ L, D, C = 6, 12, 3
 # Small options per attention module so that everything trains in seconds.
 OPTIONS = {
     "daam": dict(num_heads=2),
+    "daam_gate": dict(num_densities=2),
     "daam_mixture": dict(num_heads=2),
     "gqdaam": dict(
         hidden_dim=16, num_query_heads=4, num_key_value_heads=2, density_heads=2
