@@ -209,7 +209,10 @@ def _flatten(d, prefix=""):
 
 
 def _differences(old, new):
-    a, b = _flatten(old), _flatten(new)
+    # Both sides as `metadata.json` holds them: a tuple is a list there, so
+    # settings read back from disk equal the same settings made afresh.
+    a = _flatten(json.loads(json.dumps(old)))
+    b = _flatten(json.loads(json.dumps(new)))
     return {
         k: (a.get(k), b.get(k))
         for k in sorted(set(a) | set(b))

@@ -444,6 +444,22 @@ def test_cnn_blocks_of_different_widths_need_a_layer_choice(
     assert uniform.code == 0, uniform.err
     assert "cached features (9, 4, 16) of 2 classes" in uniform.out
     assert "mode L will be converted to RGB" in uniform.err
+    # The same command again reuses the cache (its image size, a tuple,
+    # reads back from metadata.json as a list: still the same setting).
+    written = os.stat(tmp_path / "u" / "features.npy").st_mtime_ns
+    again = extract(
+        run,
+        tiny_image_preset,
+        image_folder,
+        tmp_path / "u",
+        "--layers",
+        "uniform",
+        "--image-size",
+        "16",
+    )
+    assert again.code == 0, again.err
+    assert "Reusing the finished cache" in again.out
+    assert os.stat(tmp_path / "u" / "features.npy").st_mtime_ns == written
     pad = extract(
         run,
         tiny_image_preset,
