@@ -1,5 +1,56 @@
+import atexit
 import csv
 import os
+import shutil
+import sys
+import tempfile
+
+
+def _share_jax_compilation_cache():
+    """JAX's persistent compilation cache for this session (set up before
+    JAX is imported, so the environment reaches every process it starts).
+
+    Tests build the same small programs again and again under new model
+    instances (every head's train step, every backbone load), which JAX's
+    in-memory caches do not recognise; the persistent cache is keyed by the
+    whole computation, so a program compiled once is loaded afterwards.
+    It never changes a result, only skips compiling the same program
+    twice. The environment reaches the subprocesses the tests start (CLI,
+    worker processes, notebook kernels), which then share it too.
+
+    `$KERAS_DAAM_TEST_JAX_CACHE` names the folder (`scripts/run_tests.py`
+    gives its three backends one); empty turns the cache off; unset, a
+    fresh folder for this session, removed at exit. A
+    `JAX_COMPILATION_CACHE_DIR` set outside wins.
+    """
+    if "JAX_COMPILATION_CACHE_DIR" in os.environ:
+        return
+    folder = os.environ.get("KERAS_DAAM_TEST_JAX_CACHE")
+    if folder == "":
+        return
+    if folder is None:
+        folder = tempfile.mkdtemp(prefix="keras_daam_test_jax_cache_")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
+    # Keep every program: most take well under JAX's default 1 s.
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    # A size limit also makes JAX lock the folder (processes share it).
+    os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(1 << 30))
+    if "jax" in sys.modules:  # imported already (a plugin): too late for
+        import jax  # its environment defaults, not for its config
+
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update(
+            "jax_persistent_cache_min_compile_time_secs",
+            float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
+        )
+        jax.config.update(
+            "jax_compilation_cache_max_size",
+            int(os.environ["JAX_COMPILATION_CACHE_MAX_SIZE"]),
+        )
+
+
+_share_jax_compilation_cache()
 
 # Import torch before TensorFlow (as Keras's own conftest does): the other
 # order can crash on some machines.
@@ -8,9 +59,9 @@ try:
 except ImportError:
     pass
 
-import keras
-import numpy as np
-import pytest
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Heads train in this process under test (the commands' "auto" would start

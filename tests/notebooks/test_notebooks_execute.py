@@ -15,10 +15,10 @@ model with random weights before loading the real ones), and every head
 compiles its train and test steps. The kernels therefore share JAX's
 persistent compilation cache, which holds compiled programs keyed by their
 whole computation (it never changes a result, only skips compiling the
-same program twice): `$KERAS_DAAM_TEST_JAX_CACHE`, by default
-`jax_compilation_cache/` in the keras_daam cache folder
-(`$KERAS_DAAM_CACHE`, else `~/.cache/keras_daam`), at most 1 GiB. Set
-`KERAS_DAAM_TEST_JAX_CACHE=` (empty) to compile everything afresh. A
+same program twice): `$KERAS_DAAM_TEST_JAX_CACHE`, by default the test
+session's own (see `_share_jax_compilation_cache` in `tests/conftest.py`),
+at most 1 GiB. Set `KERAS_DAAM_TEST_JAX_CACHE=` (empty) to compile
+everything afresh, or to a folder to keep the programs between runs. A
 `JAX_COMPILATION_CACHE_DIR` set outside wins.
 """
 
@@ -57,8 +57,8 @@ def _jax_cache_dir():
     configured = os.environ.get("KERAS_DAAM_TEST_JAX_CACHE")
     if configured is not None:
         return configured or None
-    root = os.environ.get("KERAS_DAAM_CACHE", "~/.cache/keras_daam")
-    return os.path.join(os.path.expanduser(root), "jax_compilation_cache")
+    # The session's own (tests/conftest.py), when it has one.
+    return os.environ.get("JAX_COMPILATION_CACHE_DIR")
 
 
 def _kernel_env():
