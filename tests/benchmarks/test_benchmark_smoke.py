@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import keras
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 SCRIPT = os.path.join(ROOT, "benchmarks", "run.py")
@@ -131,6 +132,8 @@ print(json.dumps({"rows": rows, "md": report.markdown(merged)}))
 """
 
 
+# The skip path runs no backend computation: once, under any backend.
+@pytest.mark.backend_independent
 def test_pipeline_is_skipped_without_transformers():
     proc = subprocess.run(
         [sys.executable, "-c", SKIP_CHECK, os.path.dirname(SCRIPT)],

@@ -687,6 +687,8 @@ def test_heads_lists_the_registry(run):
     assert "daam_h2_flatten" in result.out and "daamv1" in result.out
 
 
+# The console script runs under JAX whatever this process's backend: once.
+@pytest.mark.backend_independent
 def test_quiet_by_default_and_one_line_errors(tiny_bert_preset, tmp_path):
     env = dict(os.environ, KERAS_BACKEND="jax")
     command = [

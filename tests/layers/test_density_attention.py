@@ -6,6 +6,7 @@ import warnings
 
 import keras
 import numpy as np
+import pytest
 from keras import ops
 from keras.src import testing
 
@@ -516,6 +517,8 @@ class DensityAdaptiveAttentionTest(testing.TestCase):
         json.dumps({"other": other})  # keeps the import honest
 
     # ------------------------------------------------------ eager cost
+    # Counted under PyTorch whatever this process's backend: once.
+    @pytest.mark.backend_independent
     def test_eager_torch_buffer_budget(self):
         """Pins the eager PyTorch cost of the package formulation.
 
