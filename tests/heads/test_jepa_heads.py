@@ -2,22 +2,20 @@
 
 `daam_jepa_hN_kK_<decoder>` (DAAM, jepa formulation, over the layer axis),
 `tokens_daam_jepa_h1_k4_pool` and `tokens_daam_gate_k4_pool` (token states
-with a padding mask): each name builds what it says, the training path of
-the CLI (`evaluation.train_heads`) trains exactly that model, and the
-explanation tools read their Density Attention maps.
+with a padding mask): each name builds what it says and the explanation
+tools read their Density Attention maps (`tests/heads/test_registry.py`
+checks that the CLI's training path trains exactly `build_head(NAME)`).
 """
 
 import numpy as np
 import pytest
 
-from keras_daam import evaluation
 from keras_daam import explain
 from keras_daam.heads import build_head
 from keras_daam.heads import count_parameters
 from keras_daam.heads import describe_heads
 from keras_daam.heads import get_head_spec
 from keras_daam.heads import head_names
-from keras_daam.heads import trainable_parameter_count
 from keras_daam.heads.registry import family_patterns
 from keras_daam.layers import DensityAdaptiveAttention
 from keras_daam.layers import DensityAdaptiveGate
@@ -99,36 +97,6 @@ def test_listed_and_described():
     for bad in ("daam_jepa_h0_k4_flatten", "daam_jepa_h2_k0_conv"):
         with pytest.raises(ValueError, match="Unknown head"):
             get_head_spec(bad)
-
-
-@pytest.mark.parametrize(
-    "names, data", [(LAYER_HEADS, _layer_data), (TOKEN_HEADS, _token_data)]
-)
-def test_what_the_cli_trains_is_the_named_head(names, data):
-    splits = [data(n, seed) for seed, n in enumerate((24, 12, 12))]
-    results = evaluation.train_heads(
-        names,
-        *splits,
-        num_classes=C,
-        max_epochs=1,
-        learning_rates=(1e-3,),
-        batch_size=12,
-        keep_models=True,
-    )
-    assert list(results) == names
-    for name in names:
-        (run,) = results[name]
-        ref = build_head(
-            name,
-            num_layers=L,
-            feature_dim=D,
-            num_classes=C,
-            compile=False,
-            seed=0,
-        )
-        assert run["model"].get_config() == ref.get_config(), name
-        assert run["trainable_params"] == trainable_parameter_count(ref)
-        assert np.isfinite(run["val_accuracy"])
 
 
 def _masked_mean(maps, mask):
