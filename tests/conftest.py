@@ -34,8 +34,10 @@ def _share_jax_compilation_cache():
     os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
     # Keep every program: most take well under JAX's default 1 s.
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-    # A size limit also makes JAX lock the folder (processes share it).
-    os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(1 << 30))
+    # No size limit: with one, every write lists and reads the whole folder
+    # to evict (quadratic in the thousands of small programs of a session:
+    # eager-heavy tests ran 1.5x slower). A session writes some 100 MB.
+    os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", "-1")
     if "jax" in sys.modules:  # imported already (a plugin): too late for
         import jax  # its environment defaults, not for its config
 
