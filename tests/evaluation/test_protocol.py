@@ -54,7 +54,8 @@ def test_fit_and_select_picks_rate_on_validation_only():
 
 
 def test_test_split_never_influences_selection():
-    train, val, test = _toy(200, 0), _toy(50, 1), _toy(60, 2)
+    # Whole batches of 32: one compiled shape per step (six models here).
+    train, val, test = _toy(192, 0), _toy(64, 1), _toy(64, 2)
     kwargs = dict(learning_rates=(1e-2, 1e-3), max_epochs=3, batch_size=32)
     with_test = evaluation.fit_and_select(_build, train, val, test, **kwargs)
     # Scrambled test labels: the same selection, the same predictions.

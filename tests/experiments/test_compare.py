@@ -32,6 +32,8 @@ def test_also_compare_pairs_a_head_with_every_other_once():
         False,
         print,
         also_compare=["none_flatten", "linear_last_layer"],
+        # One rate is enough to pair the heads (the grid is not checked).
+        learning_rates=(1e-2,),
     )
     assert report["headline"] == "daam_h1_flatten"
     # The headline's two pairs, then the extra pair once (not both ways).

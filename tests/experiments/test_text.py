@@ -41,6 +41,9 @@ def test_run_text_on_tiny_bert(tiny_minilm, tmp_path):
         num_test=24,
         seeds=2,
         max_epochs=2,
+        # One rate: the grid's selection is fit_and_select's (tested in
+        # tests/evaluation); two would train every head and seed twice.
+        learning_rates=(1e-3,),
         heads=HEADS,
         cache_dir=cache,
         extract_batch_size=16,
