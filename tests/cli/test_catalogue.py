@@ -155,6 +155,8 @@ def test_extract_never_touches_a_users_files(
     assert (other / "metadata.json").read_text() == '{"tool": "someone else"}'
 
 
+# Folder/label/fit logic, not the backend's maths: once (run_tests.py).
+@pytest.mark.backend_independent
 def test_train_output_is_never_mixed(run, text_cache, tmp_path):
     out = tmp_path / "run"
     base = ("train", "--cache", text_cache, "--output", out, "--epochs", "1")
@@ -247,6 +249,8 @@ def test_a_latin1_file_names_the_line_and_reads_with_encoding(
     assert result.code == 0
 
 
+# Folder/label/fit logic, not the backend's maths: once (run_tests.py).
+@pytest.mark.backend_independent
 def test_test_labels_are_matched_by_name(
     run, tiny_bert_preset, tiny_texts, tmp_path
 ):
@@ -425,6 +429,8 @@ def test_audio_is_resampled_and_long_clips_are_announced(
 
 
 # ------------------------------------------ backbones the CLI can drive
+# Folder/label/fit logic, not the backend's maths: once (run_tests.py).
+@pytest.mark.backend_independent
 def test_cnn_blocks_of_different_widths_need_a_layer_choice(
     run, tiny_image_preset, image_folder, tmp_path
 ):
@@ -473,6 +479,8 @@ def test_cnn_blocks_of_different_widths_need_a_layer_choice(
     assert pad.code == 0 and "(9, 6, 1280)" in pad.out
 
 
+# Folder/label/fit logic, not the backend's maths: once (run_tests.py).
+@pytest.mark.backend_independent
 def test_heads_that_do_not_fit_fail_before_training(
     run, tiny_bert_preset, tiny_csv, tmp_path
 ):

@@ -3,7 +3,6 @@
 import json
 import os
 
-import numpy as np
 import pytest
 
 from keras_daam import evaluation
@@ -146,44 +145,24 @@ def test_run_demo_on_tiny_bert(tiny_minilm, tmp_path):
         assert first["test_accuracy"] == second["test_accuracy"]
 
 
-@pytest.mark.large
-def test_demo_heads_train_exactly_what_build_head_builds():
-    """Every demo head fits MiniLM's 6 x 384 features, and the model that
-    `train_heads` trains is `build_head(NAME, ...)`: the same config and
-    the same trainable-parameter count."""
+def test_demo_heads_fit_minilm_features():
+    """Every demo head takes MiniLM's 6 x 384 stacked layers and builds at
+    that shape. (That the model `train_heads` trains is `build_head(NAME)`
+    is checked for every registered name in tests/heads/test_registry.py.)
+    """
     num_layers, dim = wordnet.MINILM_SHAPE
-    classes = 3
-    rng = np.random.default_rng(0)
-
-    def split(n):
-        return (
-            rng.normal(size=(n, num_layers, dim)).astype("float32"),
-            np.arange(n) % classes,
-        )
-
-    models = {}
-    evaluation.train_heads(
-        list(demo.DEMO_HEADS),
-        split(16),
-        split(8),
-        split(8),
-        num_classes=classes,
-        learning_rates=(1e-3,),
-        max_epochs=1,
-        batch_size=8,
-        on_head_done=lambda name, runs, model: models.update({name: model}),
+    specs = evaluation.check_heads(
+        list(demo.DEMO_HEADS), num_layers, dim, tokens=False
     )
-    assert list(models) == list(demo.DEMO_HEADS)
-    for name, model in models.items():
-        ref = build_head(
+    assert [s.name for s in specs] == list(demo.DEMO_HEADS)
+    for name in demo.DEMO_HEADS:
+        model = build_head(
             name,
             num_layers=num_layers,
             feature_dim=dim,
-            num_classes=classes,
+            num_classes=26,
             compile=False,
-            seed=0,
         )
-        assert model.get_config() == ref.get_config(), name
-        assert trainable_parameter_count(model) == (
-            trainable_parameter_count(ref)
-        ), name
+        assert model.input_shape == (None, num_layers, dim), name
+        assert model.output_shape == (None, 26), name
+        assert trainable_parameter_count(model) > 0, name
