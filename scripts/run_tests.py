@@ -11,6 +11,13 @@ small heads do not compile each one: 10-15x faster than under JAX or
 TensorFlow), else the first backend's. Exits non-zero if any backend
 fails or collects nothing.
 
+JAX's tests are the longest (its eager ops and every new model compile
+with XLA, one core each), so by default its process hands test files to 2
+pytest-xdist workers (`--workers jax=2`; `--dist loadfile`: a file's tests
+stay together and share their module fixtures). On a 2-core machine this
+lets JAX use the core the other backends leave when they finish, instead
+of running its last third alone on one core.
+
 Run at the same time, the processes split the cores between them: each
 backend's thread pools get `cores // processes` threads (1 on a 2-core
 machine; a variable set outside wins), so that they do not oversubscribe
@@ -21,10 +28,12 @@ end unless it was given.
     python scripts/run_tests.py                 # all three backends
     python scripts/run_tests.py --backends jax  # one
     python scripts/run_tests.py --sequential    # one after another
+    python scripts/run_tests.py --workers jax=1 # JAX in one process
     python scripts/run_tests.py -- -m "not large" -x
 """
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -33,6 +42,7 @@ import tempfile
 import time
 
 BACKENDS = ("tensorflow", "jax", "torch")
+DEFAULT_WORKERS = "jax=2"
 LOGS = "test-logs"
 
 
@@ -41,8 +51,10 @@ def _independent_host(backends):
     return "torch" if "torch" in backends else backends[0]
 
 
-def _command(pytest_args, host):
+def _command(pytest_args, host, workers=1):
     args = list(pytest_args)
+    if workers > 1:
+        args = ["-n", str(workers), "--dist", "loadfile", *args]
     if not host:
         # Backend-independent tests run in the host's process.
         marker = "not backend_independent"
@@ -52,6 +64,26 @@ def _command(pytest_args, host):
         else:
             args += ["-m", marker]
     return [sys.executable, "-m", "pytest", "-q", "--durations=15", *args]
+
+
+def _parse_workers(text, parser):
+    """`"jax=2,torch=1"` -> `{"jax": 2, "torch": 1}`."""
+    workers = {}
+    for item in filter(None, text.split(",")):
+        backend, _, count = item.partition("=")
+        if backend not in BACKENDS or not count.isdigit() or int(count) < 1:
+            parser.error(
+                f"--workers takes BACKEND=N (N >= 1, BACKEND one of "
+                f"{BACKENDS}), got {item!r}"
+            )
+        workers[backend] = int(count)
+    if any(n > 1 for n in workers.values()):
+        if importlib.util.find_spec("xdist") is None:
+            parser.error(
+                f"--workers {text} needs pytest-xdist: pip install "
+                "pytest-xdist (or --workers jax=1)"
+            )
+    return workers
 
 
 def _thread_env(processes):
@@ -84,6 +116,12 @@ def main(argv=None):
         action="store_true",
         help="one backend after another, output streamed",
     )
+    parser.add_argument(
+        "--workers",
+        default=None,
+        help="pytest-xdist workers per backend, e.g. jax=2,tensorflow=2 "
+        "(default jax=2 when pytest-xdist is installed; N=1: one process)",
+    )
     args, pytest_args = parser.parse_known_args(argv)
     if pytest_args and pytest_args[0] == "--":
         pytest_args = pytest_args[1:]
@@ -91,14 +129,22 @@ def main(argv=None):
     for backend in backends:
         if backend not in BACKENDS:
             parser.error(f"unknown backend {backend!r}; one of {BACKENDS}")
+    if args.workers is None:
+        args.workers = DEFAULT_WORKERS
+        if importlib.util.find_spec("xdist") is None:
+            print("run_tests: pytest-xdist not installed; JAX in one process")
+            args.workers = ""
+    args.workers = _parse_workers(args.workers, parser)
     os.makedirs(LOGS, exist_ok=True)
     shared = {}
     own_cache = None
     if "KERAS_DAAM_TEST_JAX_CACHE" not in os.environ:
         own_cache = tempfile.mkdtemp(prefix="keras_daam_test_jax_cache_")
         shared["KERAS_DAAM_TEST_JAX_CACHE"] = own_cache
-    if not args.sequential and len(backends) > 1:
-        shared.update(_thread_env(len(backends)))
+    counts = [args.workers.get(b, 1) for b in backends]
+    processes = max(counts) if args.sequential else sum(counts)
+    if processes > 1:
+        shared.update(_thread_env(processes))
     try:
         return _run(args, backends, pytest_args, shared)
     finally:
@@ -113,7 +159,11 @@ def _run(args, backends, pytest_args, shared):
     host = _independent_host(backends)
     for backend in backends:
         env = dict(os.environ, **shared, KERAS_BACKEND=backend)
-        command = _command(pytest_args, host=backend == host)
+        command = _command(
+            pytest_args,
+            host=backend == host,
+            workers=args.workers.get(backend, 1),
+        )
         print(f"===== KERAS_BACKEND={backend}: {' '.join(command[1:])}")
         if args.sequential:
             t0 = time.time()

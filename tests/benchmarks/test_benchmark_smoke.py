@@ -37,6 +37,7 @@ def _timings(entry):
     ]
 
 
+@pytest.mark.large  # every case in a worker subprocess: 55-75 s
 def test_quick_benchmark_writes_every_case(tmp_path):
     backend = keras.backend.backend()
     proc = subprocess.run(

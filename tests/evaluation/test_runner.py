@@ -164,6 +164,7 @@ def test_check_heads_returns_specs():
     assert specs[1].options["num_heads"] == 3
 
 
+@pytest.mark.large  # starts worker processes: 30-50 s
 def test_worker_processes_give_the_same_results():
     splits = [_split(24, s) for s in range(3)]
     kwargs = dict(

@@ -7,6 +7,7 @@ import pytest
 
 from keras_daam import explain
 from keras_daam.experiments import ablation
+from tests.experiments.tiny import ORCHESTRATION
 
 L, D, C = 6, 16, 3
 
@@ -21,6 +22,7 @@ def _split(n, seed):
 
 
 @pytest.mark.large
+@ORCHESTRATION
 @pytest.mark.filterwarnings("ignore:.*spans only 2 element")
 def test_if_ablation_goes_through_the_public_ablation(monkeypatch):
     seen = {}

@@ -84,6 +84,7 @@ def test_incomplete_or_mismatched_shards_are_refused(setup, tmp_path):
         _extract(setup, tmp_path / "x", shard=(2, 2))
 
 
+@pytest.mark.large  # a subprocess on 4 virtual devices: 30-40 s
 @pytest.mark.skipif(
     keras.backend.backend() != "jax", reason="keras.distribution on JAX"
 )
@@ -138,6 +139,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.large  # two JAX processes and a coordinator: 40-60 s
 @pytest.mark.skipif(
     keras.backend.backend() != "jax", reason="JAX multi-controller"
 )
