@@ -66,6 +66,10 @@ def _command(pytest_args, host, workers=1):
     return [sys.executable, "-m", "pytest", "-q", "--durations=15", *args]
 
 
+def _have_xdist():
+    return importlib.util.find_spec("xdist") is not None
+
+
 def _parse_workers(text, parser):
     """`"jax=2,torch=1"` -> `{"jax": 2, "torch": 1}`."""
     workers = {}
@@ -77,12 +81,11 @@ def _parse_workers(text, parser):
                 f"{BACKENDS}), got {item!r}"
             )
         workers[backend] = int(count)
-    if any(n > 1 for n in workers.values()):
-        if importlib.util.find_spec("xdist") is None:
-            parser.error(
-                f"--workers {text} needs pytest-xdist: pip install "
-                "pytest-xdist (or --workers jax=1)"
-            )
+    if any(n > 1 for n in workers.values()) and not _have_xdist():
+        parser.error(
+            f"--workers {text} needs pytest-xdist: pip install "
+            "pytest-xdist (or --workers jax=1)"
+        )
     return workers
 
 
@@ -130,10 +133,9 @@ def main(argv=None):
         if backend not in BACKENDS:
             parser.error(f"unknown backend {backend!r}; one of {BACKENDS}")
     if args.workers is None:
-        args.workers = DEFAULT_WORKERS
-        if importlib.util.find_spec("xdist") is None:
+        args.workers = DEFAULT_WORKERS if _have_xdist() else ""
+        if not args.workers:
             print("run_tests: pytest-xdist not installed; JAX in one process")
-            args.workers = ""
     args.workers = _parse_workers(args.workers, parser)
     os.makedirs(LOGS, exist_ok=True)
     shared = {}

@@ -7,7 +7,6 @@ import pytest
 
 from keras_daam import explain
 from keras_daam.experiments import ablation
-from tests.experiments.tiny import ORCHESTRATION
 
 L, D, C = 6, 16, 3
 
@@ -22,7 +21,8 @@ def _split(n, seed):
 
 
 @pytest.mark.large
-@ORCHESTRATION
+# Orchestrates public API tested on every backend elsewhere: once.
+@pytest.mark.backend_independent
 @pytest.mark.filterwarnings("ignore:.*spans only 2 element")
 def test_if_ablation_goes_through_the_public_ablation(monkeypatch):
     seen = {}

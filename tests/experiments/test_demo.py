@@ -11,7 +11,6 @@ from keras_daam.experiments import wordnet
 from keras_daam.heads import build_head
 from keras_daam.heads import is_head_name
 from keras_daam.heads import trainable_parameter_count
-from tests.experiments.tiny import ORCHESTRATION
 from tests.experiments.tiny import TINY_DIM
 from tests.experiments.tiny import TINY_LAYERS
 from tests.experiments.tiny import needs_wordnet
@@ -71,7 +70,8 @@ def test_run_demo_names_missing_data(monkeypatch, tmp_path):
 
 
 @pytest.mark.large
-@ORCHESTRATION
+# Orchestrates public API tested on every backend elsewhere: once.
+@pytest.mark.backend_independent
 @needs_wordnet
 def test_run_demo_on_tiny_bert(tiny_minilm, tmp_path):
     out = str(tmp_path / "demo")

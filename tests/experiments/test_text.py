@@ -8,7 +8,6 @@ import pytest
 
 from keras_daam.experiments import text
 from keras_daam.experiments import wordnet
-from tests.experiments.tiny import ORCHESTRATION
 from tests.experiments.tiny import TINY_DIM
 from tests.experiments.tiny import TINY_LAYERS
 from tests.experiments.tiny import needs_wordnet
@@ -30,7 +29,8 @@ def test_run_text_checks_heads_before_loading(monkeypatch, tmp_path):
 
 
 @pytest.mark.large
-@ORCHESTRATION
+# Orchestrates public API tested on every backend elsewhere: once.
+@pytest.mark.backend_independent
 @needs_wordnet
 @pytest.mark.filterwarnings("ignore:.*spans only")
 def test_run_text_on_tiny_bert(tiny_minilm, tmp_path):
@@ -92,7 +92,8 @@ def test_run_text_on_tiny_bert(tiny_minilm, tmp_path):
 
 
 @pytest.mark.large
-@ORCHESTRATION
+# Orchestrates public API tested on every backend elsewhere: once.
+@pytest.mark.backend_independent
 @needs_wordnet
 def test_run_text_without_a_daam_layer_head(tiny_minilm, tmp_path):
     """Only a probe on the layers: the token heads are compared with their
