@@ -362,9 +362,18 @@ class DensityAdaptiveGateTest(testing.TestCase):
         out, dx, dw = outputs_and_grads(model, x, cot)
         paths = [w.path for w in model.trainable_weights]
         self.assertEqual(len(paths), 2 * 2 + 5)
-        for path, g in zip(paths, dw):  # every parameter learns
+        grads = dict(zip(paths, dw))
+        for path, g in grads.items():
             self.assertTrue(np.all(np.isfinite(g)), path)
-            self.assertGreater(np.abs(g).max(), 0.0, path)
+            if path == "gate/projection/bias":
+                # The jepa gate standardises the projection along time, so
+                # its bias cancels: the gradient is float32 rounding only
+                # (exactly 0 under XLA on one machine), far below the
+                # kernel's.
+                kernel = np.abs(grads["gate/projection/kernel"]).max()
+                self.assertLess(np.abs(g).max(), 1e-4 * kernel, path)
+            else:  # every other parameter learns
+                self.assertGreater(np.abs(g).max(), 0.0, path)
         other, their_out, their_dx, their_dw = (
             outputs_and_grads_on_other_backend(
                 model, x, cot, self.get_temp_dir()

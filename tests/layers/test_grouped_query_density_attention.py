@@ -366,8 +366,10 @@ class CompatibilityTest(testing.TestCase):
         expected = a[f"dropout_y_{backend}"]
         # Dropout really acted: training differs from inference.
         self.assertGreater(np.abs(expected - a["y_masked"]).max(), 0.1)
-        self.assertAllClose(_np(y), expected, atol=1e-6, rtol=1e-6)
+        # float32 rounding of another CPU's kernels (one element of 288 was
+        # 1.2e-6 off on an AVX2-only machine); a different draw is >= 0.1.
+        self.assertAllClose(_np(y), expected, atol=1e-5, rtol=1e-5)
         # Scores are returned before dropout, as Keras's GQA returns them.
         self.assertAllClose(
-            _np(scores), a[f"dropout_scores_{backend}"], atol=1e-6, rtol=1e-6
+            _np(scores), a[f"dropout_scores_{backend}"], atol=1e-5, rtol=1e-5
         )
