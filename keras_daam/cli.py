@@ -457,16 +457,18 @@ def main(argv=None):
     """Entry point of `keras-daam` (and `python -m keras_daam`)."""
     args = build_parser().parse_args(argv)
     shown = warnings.showwarning
-    if args.verbose:
-        os.environ["KERAS_DAAM_VERBOSE"] = "1"  # for worker processes too
-    else:
-        from keras_daam.utils.quiet import import_quietly
-
-        import_quietly()
-        warnings.showwarning = lambda message, *_, **__: _log(
-            "warning: " + " ".join(str(message).split())
-        )
     try:
+        # Inside the `try`: the start-up imports take seconds, and a Ctrl-C
+        # then gets the same one-line message as one later.
+        if args.verbose:
+            os.environ["KERAS_DAAM_VERBOSE"] = "1"  # for worker processes too
+        else:
+            from keras_daam.utils.quiet import import_quietly
+
+            import_quietly()
+            warnings.showwarning = lambda message, *_, **__: _log(
+                "warning: " + " ".join(str(message).split())
+            )
         if args.command == "heads":
             show_heads(args)
         else:

@@ -155,6 +155,21 @@ def test_extract_never_touches_a_users_files(
     assert (other / "metadata.json").read_text() == '{"tool": "someone else"}'
 
 
+# Argument handling, not the backend's maths: once (run_tests.py).
+@pytest.mark.backend_independent
+def test_ctrl_c_during_start_up_is_one_line(run, monkeypatch, tmp_path):
+    from keras_daam.utils import quiet
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    # The quiet start-up imports take seconds: a user may press Ctrl-C then.
+    monkeypatch.setattr(quiet, "import_quietly", interrupted)
+    result = run("train", "--cache", tmp_path, "--output", tmp_path / "r")
+    assert result.code == 130 and "Traceback" not in result.err
+    assert result.err.startswith("keras-daam: interrupted")
+
+
 # Folder/label/fit logic, not the backend's maths: once (run_tests.py).
 @pytest.mark.backend_independent
 def test_train_output_is_never_mixed(run, text_cache, tmp_path):
